@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// The `coleta` command: loads the TypeScript sources through tsx, then runs the client.
+// The `coleta` command: loads the TypeScript sources through tsx, then runs the command line.
 require('tsx/cjs');
-require('../src/client.ts');
+require('../src/client.ts').main();

@@ -46,7 +46,7 @@ build() {
     done
   ) &
   local ticker=$!
-  if ! GOBIN="$staging" GOFLAGS=-mod=mod go install "$@" "$module"; then
+  if ! GOBIN="$staging" go install "$@" "$module"; then
     kill "$ticker" 2>/dev/null || true
     rm -rf "$staging"
     echo "coleta: building $name failed (see the go output above)" >&2

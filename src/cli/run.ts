@@ -1,0 +1,90 @@
+/**
+ * The long-running and local commands: `coleta start` (the main job on the local stack), `coleta sample`
+ * (the generator) and `coleta origin` (the download server, as the stack runs it).
+ */
+import path from 'node:path';
+import { once } from 'node:events';
+import { ConfigError, loadRuntimeConfig, loadStackConfig } from '../config';
+import { MONTHS } from '../dataset/schema';
+import { startOrigin } from '../origin/server';
+import { generateSample, parseByteSize } from '../sample/generate';
+import { createWorker } from '../worker';
+import { collect } from './collect';
+import { formatBytes, table } from './format';
+import { stackUp } from './stack';
+
+/**
+ * The main job: brings the local stack up (or finds it up), runs a worker in this process, collects the
+ * local sample and prints the result with the Web UI link. The stack stays up afterwards for the Web UI.
+ */
+export async function runStart(out = console.log): Promise<number> {
+  const stackConfig = loadStackConfig();
+  const config = loadRuntimeConfig({
+    ...process.env,
+    COLETA_TEMPORAL_UI_PORT: String(stackConfig.ports.temporalUi),
+    COLETA_ORIGIN_PORT: String(stackConfig.ports.origin),
+    COLETA_BUCKET: stackConfig.bucket,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${stackConfig.ports.temporal}`,
+  });
+  await stackUp(stackConfig, out);
+  out('');
+  out(`starting a worker on task queue "${config.taskQueue}"`);
+  const { worker, connection } = await createWorker({ config });
+  const running = worker.run();
+  try {
+    const code = await collect({ preset: 'local-sample', wait: true }, config, out);
+    out('');
+    out('the local stack stays up for the Web UI; stop it with `npm run stack:down`');
+    return code;
+  } finally {
+    worker.shutdown();
+    await running;
+    await connection.close();
+  }
+}
+
+/** `coleta sample`: writes the sample and prints its manifest. */
+export async function runSampleCommand(options: { out: string; size: string; seed: string; months: string }) {
+  let bytesPerMonth: number;
+  try {
+    bytesPerMonth = parseByteSize(options.size);
+  } catch (error) {
+    throw new ConfigError(`--size: ${(error as Error).message}`);
+  }
+  if (!/^\d+$/.test(options.seed)) throw new ConfigError(`--seed: "${options.seed}" is not a whole number`);
+  const months = options.months.split(',').map((month) => month.trim());
+  const unknown = months.filter((month) => !MONTHS.some((known) => known.name === month));
+  if (unknown.length > 0) {
+    throw new ConfigError(`--months: unknown ${unknown.join(', ')}; known: ${MONTHS.map((m) => m.name).join(', ')}`);
+  }
+  const root = path.resolve(options.out);
+  const started = process.hrtime.bigint();
+  const manifest = await generateSample({ root, seed: Number(options.seed), bytesPerMonth, months });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(
+    table([
+      ['file', 'bytes', 'rows', 'md5', 'crc32c'],
+      ...manifest.files.map((file) => [file.path, formatBytes(file.bytes), String(file.rows), file.md5, file.crc32c]),
+    ]),
+  );
+  console.log(`\nwrote ${root} in ${seconds.toFixed(1)} s`);
+  return 0;
+}
+
+/** `coleta origin`: serves a sample folder until SIGINT or SIGTERM. */
+export async function runOriginCommand(options: { root: string; port: string }) {
+  if (!/^\d+$/.test(options.port) || Number(options.port) > 65535) {
+    throw new ConfigError(`--port: "${options.port}" is not a port number`);
+  }
+  const stack = loadStackConfig();
+  const origin = await startOrigin({
+    root: path.resolve(options.root),
+    port: Number(options.port),
+    kaggle: stack.originKaggle,
+    log: (line) => console.log(line),
+  });
+  console.log(`origin serving ${path.resolve(options.root)} at ${origin.url}`);
+  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+  await origin.close();
+  return 0;
+}
