@@ -23,10 +23,19 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a sandbox without Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code runs in a sandbox without Node built-ins.',
+          })),
           patterns: [
             {
-              group: ['**/activities', '**/activities/*', '@temporalio/activity', '@temporalio/worker', '@temporalio/client'],
+              group: [
+                '**/activities',
+                '**/activities/*',
+                '@temporalio/activity',
+                '@temporalio/worker',
+                '@temporalio/client',
+              ],
               allowTypeImports: true,
               message: 'Workflow code may import activities only as types (use proxyActivities).',
             },

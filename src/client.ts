@@ -5,16 +5,26 @@
  * Exit codes: 0 success; 1 a failed run or an error met on the way; 2 bad input or usage, refused before
  * anything started; 3 (`stack status`) the stack is not running.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError, loadRuntimeConfig, loadStackConfig } from './config';
 import { InputError } from './collection';
-import { collect, type CollectOptions } from './cli/collect';
+import { collectInputFromOptions, type CollectOptions } from './cli/collect-input';
 import { presets } from './dataset/presets';
-import { stackDown, stackStatus, stackUp } from './cli/stack';
-import { runOriginCommand, runSampleCommand, runStart } from './cli/run';
-import { StackRefusal } from './stack/supervisor';
+import { StackRefusal } from './stack/refusal';
 import { table } from './cli/format';
-import { runWorker } from './worker';
+import type * as CollectModule from './cli/collect';
+import type * as RunModule from './cli/run';
+import type * as StackModule from './cli/stack';
+import type * as WorkerModule from './worker';
+
+// The commands' modules load the Temporal SDK and the Google clients, which takes about a second: each is
+// loaded when its command runs, so that help and refusals of bad input answer at once.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const collectCommand = () => require('./cli/collect') as typeof CollectModule;
+const stackCommands = () => require('./cli/stack') as typeof StackModule;
+const runCommands = () => require('./cli/run') as typeof RunModule;
+const workerModule = () => require('./worker') as typeof WorkerModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Builds the command tree; each action returns its exit code. */
 export function buildProgram(): Command {
@@ -36,7 +46,13 @@ export function buildProgram(): Command {
     .option('--prefix <path>', 'where raw data lands in the bucket', 'raw/')
     .option('--no-wait', 'print the run and return at once')
     .option('--json', 'print JSON')
-    .action(exits((options: CollectOptions) => collect(options, loadRuntimeConfig())));
+    .action(
+      exits((options: CollectOptions) => {
+        const config = loadRuntimeConfig();
+        const input = collectInputFromOptions(options, config);
+        return collectCommand().collect(input, options, config);
+      }),
+    );
 
   program
     .command('presets')
@@ -54,36 +70,52 @@ export function buildProgram(): Command {
     .description('run a worker until SIGINT or SIGTERM')
     .action(
       exits(async () => {
-        await runWorker();
+        await workerModule().runWorker();
         return 0;
       }),
     );
 
-  const stack = program.command('stack').description('the local stack: Temporal dev server and Web UI, storage emulator, origin');
-  stack.command('up').description('start the local stack and wait until every service answers').action(exits(() => stackUp(loadStackConfig())));
-  stack.command('down').description('stop the local stack').action(exits(() => stackDown(loadStackConfig())));
-  stack.command('status').description('what runs, where, and since when').action(exits(() => stackStatus(loadStackConfig())));
+  const stack = program
+    .command('stack')
+    .description('the local stack: Temporal dev server and Web UI, storage emulator, origin');
+  stack
+    .command('up')
+    .description('start the local stack and wait until every service answers')
+    .action(exits(() => stackCommands().stackUp(loadStackConfig())));
+  stack
+    .command('down')
+    .description('stop the local stack')
+    .action(exits(() => stackCommands().stackDown(loadStackConfig())));
+  stack
+    .command('status')
+    .description('what runs, where, and since when')
+    .action(exits(() => stackCommands().stackStatus(loadStackConfig())));
 
   program
     .command('start')
     .description('the main job on the local stack: bring it up, start a worker, collect the sample')
-    .action(exits(() => runStart()));
+    .action(exits(() => runCommands().runStart()));
 
   program
     .command('sample')
     .description('generate the dataset sample (deterministic, seeded)')
     .option('--out <dir>', 'where to write it', 'sample')
-    .option('--size <bytes>', 'bytes of each month\'s CSV, such as 5MB or 1GiB', '2MiB')
+    .option('--size <bytes>', "bytes of each month's CSV, such as 5MB or 1GiB", '2MiB')
     .option('--seed <n>', 'the seed', '46')
     .option('--months <list>', 'comma-separated months', '2019-Oct,2019-Nov')
-    .action(exits((options: { out: string; size: string; seed: string; months: string }) => runSampleCommand(options)));
+    .action(
+      exits((options: { out: string; size: string; seed: string; months: string }) =>
+        runCommands().runSampleCommand(options),
+      ),
+    );
 
   program
     .command('origin')
     .description('serve a sample folder over HTTP as a download server, with the Kaggle API endpoints')
     .requiredOption('--root <dir>', 'the sample folder (as `coleta sample` writes it)')
-    .addOption(new Option('--port <n>', 'port on 127.0.0.1').default('8090'))
-    .action(exits((options: { root: string; port: string }) => runOriginCommand(options)));
+    .option('--port <n>', 'the port', '8090')
+    .option('--host <address>', 'the address to bind (loopback unless inside a container)', '127.0.0.1')
+    .action(exits((options: { root: string; port: string; host: string }) => runCommands().runOriginCommand(options)));
 
   return program;
 }
@@ -107,7 +139,9 @@ function exits<A extends unknown[]>(fn: (...args: A) => Promise<number>): (...ar
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) {
-    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0
+      ? 0
+      : 2;
   }
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof InputError || error instanceof ConfigError || error instanceof StackRefusal) {

@@ -12,6 +12,8 @@ import { loadRuntimeConfig, type RuntimeConfig } from './config';
 export interface WorkerSetup {
   config?: RuntimeConfig;
   activitySettings?: Partial<ActivitySettings>;
+  /** A connection to use instead of one made from the configuration; the caller then closes it. */
+  connection?: NativeConnection;
   /** A workflow bundle made once (tests share one); by default the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -21,10 +23,13 @@ export function defaultActivitySettings(env: NodeJS.ProcessEnv = process.env): A
   return { requestTimeoutMs: 30_000, concurrency: 4, env };
 }
 
-/** Connects to Temporal and creates the worker, ready to `run()`. */
+/**
+ * Connects to Temporal and creates the worker, ready to `run()`. The connection returned is the caller's to
+ * close after the worker has stopped.
+ */
 export async function createWorker(setup: WorkerSetup = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
   const config = setup.config ?? loadRuntimeConfig();
-  const connection = await NativeConnection.connect(config.temporal.connection);
+  const connection = setup.connection ?? (await NativeConnection.connect(config.temporal.connection));
   try {
     const worker = await Worker.create({
       connection,
@@ -37,7 +42,7 @@ export async function createWorker(setup: WorkerSetup = {}): Promise<{ worker: W
     });
     return { worker, connection };
   } catch (error) {
-    await connection.close();
+    if (!setup.connection) await connection.close();
     throw error;
   }
 }

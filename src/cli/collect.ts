@@ -2,78 +2,21 @@
  * `coleta collect`: starts a collection (or attaches to the one already collecting the same thing), prints
  * its workflow id and Web UI link, and by default waits for it and prints the source manifest.
  */
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import type { RuntimeConfig } from '../config';
-import { collectionWorkflowId, InputError, validateCollectInput } from '../collection';
-import { presets } from '../dataset/presets';
+import { collectionWorkflowId } from '../collection';
+import type { CollectOptions } from './collect-input';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../search-attributes';
-import type { SourceManifest, SourceSpec } from '../source/types';
-import { collectDataset, type CollectInput, type CollectionResult } from '../workflows';
+import type { SourceManifest } from '../source/types';
+import type { collectDataset, CollectInput, CollectionResult } from '../workflows';
 import { formatBytes, table, workflowUrl } from './format';
-
-/** The flags of `coleta collect`, as commander gives them. */
-export interface CollectOptions {
-  preset?: string;
-  url?: string[];
-  kaggle?: string;
-  version?: string;
-  file?: string[];
-  dataset?: string;
-  bucket?: string;
-  prefix?: string;
-  wait: boolean;
-  json?: boolean;
-}
-
-/** Turns the flags into a validated request; throws an {@link InputError} naming the bad flag. */
-export function collectInputFromOptions(options: CollectOptions, config: RuntimeConfig): CollectInput {
-  const sources = [options.preset, options.url, options.kaggle].filter((given) => given !== undefined);
-  if (sources.length > 1) throw new InputError('give one source: --preset, --url or --kaggle');
-  let source: SourceSpec;
-  let datasetId = options.dataset;
-  if (options.url) {
-    source = { kind: 'http', urls: options.url };
-    if (!datasetId) throw new InputError('--dataset: name the dataset that these URLs hold (such as my-dataset)');
-  } else if (options.kaggle) {
-    const [owner = '', slug = '', ...rest] = options.kaggle.split('/');
-    if (!owner || !slug || rest.length > 0) throw new InputError(`--kaggle: "${options.kaggle}" is not owner/slug`);
-    source = {
-      kind: 'kaggle',
-      apiUrl: config.kaggleApiUrl,
-      owner,
-      slug,
-      ...(options.version !== undefined ? { version: parseVersion(options.version) } : {}),
-      ...(options.file ? { files: options.file } : {}),
-    };
-    datasetId ??= slug.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63);
-  } else {
-    const name = options.preset ?? 'local-sample';
-    const all = presets(config);
-    const preset = all.find((candidate) => candidate.name === name);
-    if (!preset) {
-      throw new InputError(`--preset: unknown preset "${name}"; known: ${all.map((p) => p.name).join(', ')}`);
-    }
-    source = preset.source;
-    if (source.kind === 'kaggle') {
-      if (options.version !== undefined) source = { ...source, version: parseVersion(options.version) };
-      if (options.file) source = { ...source, files: options.file };
-    } else if (options.version !== undefined || options.file) {
-      throw new InputError(`--version and --file apply to Kaggle sources; preset "${name}" is plain HTTP`);
-    }
-    datasetId ??= preset.datasetId;
-  }
-  return validateCollectInput({
-    datasetId,
-    source,
-    sink: { bucket: options.bucket ?? config.bucket, prefix: options.prefix ?? 'raw/' },
-  });
-}
-
-function parseVersion(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InputError(`--version: "${text}" is not a positive whole number`);
-  return Number(text);
-}
 
 /** Connects a Temporal client, with a message that says what to check when the server cannot be reached. */
 export async function connectClient(config: RuntimeConfig): Promise<Client> {
@@ -85,14 +28,19 @@ export async function connectClient(config: RuntimeConfig): Promise<Client> {
     throw new Error(
       `cannot reach Temporal at ${address} (TEMPORAL_ADDRESS): ${(error as Error).message}. ` +
         'For the local stack, run `npm run stack:up`.',
+      { cause: error },
     );
   }
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 
-/** Runs `coleta collect`; returns the exit code. */
-export async function collect(options: CollectOptions, config: RuntimeConfig, out = console.log): Promise<number> {
-  const input = collectInputFromOptions(options, config);
+/** Runs `coleta collect` for a validated request; returns the exit code. */
+export async function collect(
+  input: CollectInput,
+  options: CollectOptions,
+  config: RuntimeConfig,
+  out = console.log,
+): Promise<number> {
   const client = await connectClient(config);
   try {
     const workflowId = collectionWorkflowId(input);
@@ -125,7 +73,7 @@ async function isRunning(client: Client, workflowId: string): Promise<boolean> {
 }
 
 function start(client: Client, config: RuntimeConfig, input: CollectInput, workflowId: string) {
-  return client.workflow.start(collectDataset, {
+  return client.workflow.start<typeof collectDataset>('collectDataset', {
     taskQueue: config.taskQueue,
     workflowId,
     args: [input],
@@ -152,11 +100,10 @@ async function awaitResult(
     result = await handle.result();
   } catch (error) {
     if (!(error instanceof WorkflowFailedError)) throw error;
-    const cause = error.cause;
-    const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
-    const message = cause?.message ?? error.message;
-    if (options.json) out(JSON.stringify({ ...run, failed: { type: (cause as ApplicationFailure)?.type, message } }));
-    else out(`collection failed: ${type}${message}\n  see ${run.link}`);
+    const cause = applicationCause(error);
+    const message = cause?.message ?? error.cause?.message ?? error.message;
+    if (options.json) out(JSON.stringify({ ...run, failed: { type: cause?.type ?? null, message } }));
+    else out(`collection failed: ${cause?.type ? `${cause.type}: ` : ''}${message}\n  see ${run.link}`);
     return 1;
   }
   if (options.json) {
@@ -166,6 +113,15 @@ async function awaitResult(
     out(formatManifest(result.manifest));
   }
   return 0;
+}
+
+/** The innermost application failure of an error chain: the one that says what went wrong. */
+function applicationCause(error: Error): ApplicationFailure | undefined {
+  let found: ApplicationFailure | undefined;
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure) found = cause;
+  }
+  return found;
 }
 
 /** The source manifest as a table, with its totals. */

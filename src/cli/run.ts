@@ -10,6 +10,7 @@ import { startOrigin } from '../origin/server';
 import { generateSample, parseByteSize } from '../sample/generate';
 import { createWorker } from '../worker';
 import { collect } from './collect';
+import { collectInputFromOptions } from './collect-input';
 import { formatBytes, table } from './format';
 import { stackUp } from './stack';
 
@@ -32,7 +33,8 @@ export async function runStart(out = console.log): Promise<number> {
   const { worker, connection } = await createWorker({ config });
   const running = worker.run();
   try {
-    const code = await collect({ preset: 'local-sample', wait: true }, config, out);
+    const options = { preset: 'local-sample', wait: true };
+    const code = await collect(collectInputFromOptions(options, config), options, config, out);
     out('');
     out('the local stack stays up for the Web UI; stop it with `npm run stack:down`');
     return code;
@@ -72,7 +74,7 @@ export async function runSampleCommand(options: { out: string; size: string; see
 }
 
 /** `coleta origin`: serves a sample folder until SIGINT or SIGTERM. */
-export async function runOriginCommand(options: { root: string; port: string }) {
+export async function runOriginCommand(options: { root: string; port: string; host: string }) {
   if (!/^\d+$/.test(options.port) || Number(options.port) > 65535) {
     throw new ConfigError(`--port: "${options.port}" is not a port number`);
   }
@@ -80,6 +82,7 @@ export async function runOriginCommand(options: { root: string; port: string }) 
   const origin = await startOrigin({
     root: path.resolve(options.root),
     port: Number(options.port),
+    host: options.host,
     kaggle: stack.originKaggle,
     log: (line) => console.log(line),
   });

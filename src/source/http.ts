@@ -27,19 +27,18 @@ export type ProbedFile = Omit<SourceFile, 'name' | 'url' | 'uncompressedSize'>;
  */
 export async function probeHttpFile(url: string, label: string, options: ProbeOptions): Promise<ProbedFile> {
   const head = await request(url, label, 'HEAD', {}, options);
-  let size = contentLength(head);
-  if (head.status === 405 || head.status === 501) {
-    // Some servers refuse HEAD; the Range probe below tells the size through Content-Range instead.
-    size = undefined;
-  } else {
-    expectSuccess(head, url, label);
-  }
+  // Some servers refuse HEAD; the Range probe below then tells the size through Content-Range.
+  const headRefused = head.status === 405 || head.status === 501;
+  if (!headRefused) expectSuccess(head, url, label);
 
   const ranged = await request(url, label, 'GET', { range: 'bytes=0-0' }, options);
   await ranged.body?.cancel();
   expectSuccess(ranged, url, label);
-  const rangeTotal = ranged.status === 206 ? contentRangeTotal(ranged.headers.get('content-range')) : undefined;
-  size ??= rangeTotal;
+  const size = headRefused
+    ? contentLength(ranged) !== undefined && ranged.status === 206
+      ? contentRangeTotal(ranged.headers.get('content-range'))
+      : undefined
+    : contentLength(head);
   if (size === undefined) {
     throw failure(
       'SourceUnsuitable',
@@ -66,7 +65,8 @@ export async function probeHttpFile(url: string, label: string, options: ProbeOp
     md5,
     crc32c: hashes.crc32c,
     etag: described.headers.get('etag') ?? undefined,
-    lastModified: lastModified && !Number.isNaN(Date.parse(lastModified)) ? new Date(lastModified).toISOString() : undefined,
+    lastModified:
+      lastModified && !Number.isNaN(Date.parse(lastModified)) ? new Date(lastModified).toISOString() : undefined,
     acceptsRanges: true,
     contentType,
     packaging: packagingOf(new URL(url).pathname, contentType),

@@ -20,10 +20,14 @@ export type KaggleCredentials = { kind: 'basic'; username: string; key: string }
  */
 export function loadKaggleCredentials(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): KaggleCredentials {
   if (env.KAGGLE_API_TOKEN) return { kind: 'token', token: env.KAGGLE_API_TOKEN };
-  if (env.KAGGLE_USERNAME && env.KAGGLE_KEY) return { kind: 'basic', username: env.KAGGLE_USERNAME, key: env.KAGGLE_KEY };
+  if (env.KAGGLE_USERNAME && env.KAGGLE_KEY)
+    return { kind: 'basic', username: env.KAGGLE_USERNAME, key: env.KAGGLE_KEY };
   const candidates = env.KAGGLE_CONFIG_DIR
     ? [path.join(env.KAGGLE_CONFIG_DIR, 'kaggle.json')]
-    : [path.join(home, '.kaggle', 'kaggle.json'), path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'kaggle', 'kaggle.json')];
+    : [
+        path.join(home, '.kaggle', 'kaggle.json'),
+        path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'kaggle', 'kaggle.json'),
+      ];
   for (const file of candidates) {
     let text: string;
     try {

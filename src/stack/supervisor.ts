@@ -12,6 +12,7 @@ import { Storage } from '@google-cloud/storage';
 import { type StackConfig, ConfigError, PORT_VARIABLES, PROJECT_ROOT } from '../config';
 import { generateSample, parseByteSize } from '../sample/generate';
 import { httpAnswers, isAlive, isPortFree, startDetached, stopGroup, tail, waitUntil } from './processes';
+import { StackRefusal } from './refusal';
 import { registerSearchAttributes, temporalServing } from './temporal-setup';
 
 /** The services of the stack, in start order. */
@@ -36,10 +37,7 @@ export interface StackState {
   services: ServiceState[];
 }
 
-/** A refusal before anything started: a port taken, a missing tool, a bad setting. */
-export class StackRefusal extends Error {
-  override readonly name = 'StackRefusal';
-}
+export { StackRefusal };
 
 /** Where the stack writes its state and logs. */
 export function stackPaths(config: StackConfig) {
@@ -245,7 +243,14 @@ function launch(name: ServiceName, config: StackConfig): ServiceState {
       break;
     case 'origin':
       command = process.execPath;
-      args = [path.join(PROJECT_ROOT, 'bin', 'coleta.js'), 'origin', '--root', paths.sampleRoot, '--port', String(ports.origin)];
+      args = [
+        path.join(PROJECT_ROOT, 'bin', 'coleta.js'),
+        'origin',
+        '--root',
+        paths.sampleRoot,
+        '--port',
+        String(ports.origin),
+      ];
       env.COLETA_ORIGIN_KAGGLE_USERNAME = config.originKaggle.username;
       env.COLETA_ORIGIN_KAGGLE_KEY = config.originKaggle.key;
       addresses = {

@@ -1,0 +1,119 @@
+/**
+ * Shared pieces of the tests: a small generated sample, the origin serving it, free ports, the Go-built
+ * tools, and a Temporal dev server with the project's search attributes. Everything is real and local.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadRuntimeConfig, loadStackConfig } from '../../src/config';
+import { startOrigin, type Origin } from '../../src/origin/server';
+import { generateSample } from '../../src/sample/generate';
+import type { SampleManifest } from '../../src/sample/layout';
+import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../../src/search-attributes';
+import { createWorker } from '../../src/worker';
+
+/** Kaggle credentials the test origin accepts. */
+export const KAGGLE_TEST_CREDENTIALS = { username: 'tester', key: 'kaggle-test-key-0123456789' };
+
+/** A fresh temporary folder, removed when the process exits. */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `coleta-${prefix}-`));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Generates a small sample (256 KiB a month) into a temporary folder. */
+export async function smallSample(): Promise<{ root: string; manifest: SampleManifest }> {
+  const root = tempDir('sample');
+  const manifest = await generateSample({ root, seed: 7, bytesPerMonth: 256 * 1024 });
+  return { root, manifest };
+}
+
+/** Starts the origin on an ephemeral port over a sample folder, with the test Kaggle credentials. */
+export function testOrigin(root: string, log?: (line: string) => void): Promise<Origin> {
+  return startOrigin({ root, port: 0, kaggle: KAGGLE_TEST_CREDENTIALS, ...(log ? { log } : {}) });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The Temporal CLI and fake-gcs-server, as `npm run tools` builds them. */
+export function toolPaths(): { temporal: string; fakeGcs: string } {
+  const config = loadStackConfig();
+  for (const bin of [config.temporalBin, config.fakeGcsBin]) {
+    if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run tools\` before the tests`);
+  }
+  return { temporal: config.temporalBin, fakeGcs: config.fakeGcsBin };
+}
+
+/** Starts a Temporal dev server (the real one, built from source) with the project's search attributes. */
+export function devServer(): Promise<TestWorkflowEnvironment> {
+  // Warnings and errors only: the SDK's info lines for every state change drown the test report.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPaths().temporal },
+      searchAttributes: [DATASET_ID, COLLECTION_PHASE, COLLECTION_OUTCOME],
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+}
+
+/** A dev server, the origin over a small sample, and a worker serving the collection on `taskQueue`. */
+export interface CollectionHarness {
+  env: TestWorkflowEnvironment;
+  origin: Origin;
+  sample: { root: string; manifest: SampleManifest };
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link CollectionHarness}; `stop()` ends the worker, the origin and the server. */
+export async function collectionHarness(taskQueue: string): Promise<CollectionHarness> {
+  const [env, sample, workflowBundle] = await Promise.all([
+    devServer(),
+    smallSample(),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger() }),
+  ]);
+  const origin = await testOrigin(sample.root);
+  const { worker } = await createWorker({
+    config: loadRuntimeConfig({ COLETA_TASK_QUEUE: taskQueue }),
+    connection: env.nativeConnection,
+    workflowBundle,
+    activitySettings: {
+      requestTimeoutMs: 2000,
+      env: { KAGGLE_USERNAME: KAGGLE_TEST_CREDENTIALS.username, KAGGLE_KEY: KAGGLE_TEST_CREDENTIALS.key },
+    },
+  });
+  const running = worker.run();
+  return {
+    env,
+    origin,
+    sample,
+    taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await origin.close();
+      await env.teardown();
+    },
+  };
+}
+
+/** A logger that drops everything, for the bundler's chatter. */
+export function quietLogger() {
+  const noop = () => {};
+  return { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+}
