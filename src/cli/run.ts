@@ -2,6 +2,7 @@
  * The long-running and local commands: `coleta start` (the main job on the local stack), `coleta sample`
  * (the generator) and `coleta origin` (the download server, as the stack runs it).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { ConfigError, loadRuntimeConfig, loadStackConfig } from '../config';
@@ -9,6 +10,8 @@ import { MONTHS } from '../dataset/schema';
 import { startOrigin } from '../origin/server';
 import { generateSample, parseByteSize } from '../sample/generate';
 import { createWorker } from '../worker';
+import { stackPaths } from '../stack/supervisor';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { collect } from './collect';
 import { collectInputFromOptions } from './collect-input';
 import { formatBytes, table } from './format';
@@ -29,7 +32,9 @@ export async function runStart(out = console.log): Promise<number> {
   });
   await stackUp(stackConfig, out);
   out('');
-  out(`starting a worker on task queue "${config.taskQueue}"`);
+  const workerLog = path.join(stackPaths(stackConfig).logs, 'worker.log');
+  Runtime.install({ logger: new DefaultLogger('INFO', (entry) => appendLogEntry(workerLog, entry)) });
+  out(`starting a worker on task queue "${config.taskQueue}" (its log: ${path.relative(process.cwd(), workerLog)})`);
   const { worker, connection } = await createWorker({ config });
   const running = worker.run();
   try {
@@ -43,6 +48,13 @@ export async function runStart(out = console.log): Promise<number> {
     await running;
     await connection.close();
   }
+}
+
+/** Appends one log entry as a line: time, level, message and its fields as JSON. */
+function appendLogEntry(file: string, entry: LogEntry): void {
+  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const fields = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${JSON.stringify(entry.meta)}` : '';
+  fs.appendFileSync(file, `${time} ${entry.level} ${entry.message}${fields}\n`);
 }
 
 /** `coleta sample`: writes the sample and prints its manifest. */
