@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DATASET_ID } from '../src/search-attributes';
-import { coleta } from './helpers/cli';
+import { spawn } from 'node:child_process';
+import { BIN, coleta } from './helpers/cli';
 import { collectionHarness, type CollectionHarness } from './helpers/fixtures';
 
 describe('refusals, with no server at all', () => {
@@ -176,6 +177,31 @@ describe('collect against a server', () => {
       assert.equal((await first).code, 0);
     } finally {
       harness.origin.faults.clear();
+    }
+  });
+
+  test('the worker stops cleanly on SIGTERM and on SIGINT', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const worker = spawn(process.execPath, [BIN, 'worker'], {
+        env: { ...process.env, ...env, COLETA_TASK_QUEUE: `signal-${signal}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      const running = new Promise<void>((resolve) => {
+        const collect = (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes("state: 'RUNNING'")) resolve();
+        };
+        worker.stdout.on('data', collect);
+        worker.stderr.on('data', collect);
+      });
+      const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
+      await Promise.race([running, exited]);
+      worker.kill(signal);
+      const started = Date.now();
+      assert.equal(await exited, 0, output);
+      assert.ok(Date.now() - started < 15_000, 'it stopped promptly');
+      assert.match(output, /state: 'STOPPED'/);
     }
   });
 

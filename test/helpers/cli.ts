@@ -9,7 +9,8 @@ export interface CliResult {
   stderr: string;
 }
 
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'coleta.js');
+/** The `coleta` command of this clone. */
+export const BIN = path.resolve(__dirname, '..', '..', 'bin', 'coleta.js');
 
 /** Runs `coleta <args>` with `env` added to this process's environment. */
 export function coleta(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
