@@ -33,7 +33,9 @@ export function validateCollectInput(input: CollectInput): CollectInput {
     throw new InputError(`--prefix: "${prefix}" must be empty or a path like "raw/" (no leading "/", ending in "/")`);
   }
   if (/[\r\n#[\]*?]/.test(prefix) || Buffer.byteLength(prefix) > 512) {
-    throw new InputError(`--prefix: "${prefix}" has characters Cloud Storage object names should not hold, or is too long`);
+    throw new InputError(
+      `--prefix: "${prefix}" has characters Cloud Storage object names should not hold, or is too long`,
+    );
   }
   return input;
 }
@@ -86,7 +88,9 @@ function validateSource(source: SourceSpec): void {
  * USE_EXISTING); another bucket or another source gives a collection of its own.
  */
 export function collectionWorkflowId(input: CollectInput): string {
-  const hash = createHash('sha256').update(canonicalJson([input.source, input.sink])).digest('hex');
+  const hash = createHash('sha256')
+    .update(canonicalJson([input.source, input.sink]))
+    .digest('hex');
   return `collect-${input.datasetId}-${hash.slice(0, 10)}`;
 }
 

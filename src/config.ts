@@ -77,7 +77,9 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
   const seen = new Map<number, string>();
   for (const [key, value] of Object.entries(ports) as [keyof typeof ports, number][]) {
     const other = seen.get(value);
-    if (other) throw new ConfigError(`${PORT_VARIABLES[key]} and ${other} are both ${value}: each service needs a port`);
+    if (other) {
+      throw new ConfigError(`${PORT_VARIABLES[key]} and ${other} are both ${value}: each service needs a port`);
+    }
     seen.set(value, PORT_VARIABLES[key]);
   }
   const bucketProblem = checkBucketName(s.COLETA_BUCKET);
@@ -154,7 +156,9 @@ export function checkBucketName(name: string): string | undefined {
     return `bucket name "${name}" has an empty or over-long dot-separated part`;
   }
   if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return `bucket name "${name}" looks like an IP address`;
-  if (name.startsWith('goog') || /g[o0]{2}gle/.test(name)) return `bucket name "${name}" may not start with "goog" or contain "google"`;
+  if (name.startsWith('goog') || /g[o0]{2}gle/.test(name)) {
+    return `bucket name "${name}" may not start with "goog" or contain "google"`;
+  }
   return undefined;
 }
 

@@ -136,8 +136,9 @@ test('up, status, a second up, down, up again: runs of before are kept', async (
 
   const status = await coleta(['stack', 'status'], env);
   assert.equal(status.code, 0, status.stdout);
-  for (const name of ['temporal', 'storage', 'origin'])
+  for (const name of ['temporal', 'storage', 'origin']) {
     assert.match(status.stdout, new RegExp(`^${name}\\s+running\\s+\\d+\\s+\\d{4}-`, 'm'));
+  }
 
   const before = state();
   const again = await coleta(['stack', 'up'], env);

@@ -65,8 +65,9 @@ test('collects the source manifest and shows the run to operators', async () => 
   });
 
   const listed = [];
-  for await (const run of env.client.workflow.list({ query: `DatasetId = 'ecommerce-behavior-sample'` }))
+  for await (const run of env.client.workflow.list({ query: `DatasetId = 'ecommerce-behavior-sample'` })) {
     listed.push(run);
+  }
   assert.ok(
     listed.some((run) => run.workflowId === handle.workflowId),
     'the run is found by its dataset',

@@ -41,7 +41,10 @@ export function makeAccessSource(settings: AccessSourceSettings) {
   return async function accessSource(input: AccessSourceInput): Promise<SourceManifest> {
     const options: ProbeOptions = { timeoutMs: settings.requestTimeoutMs, signal: cancellationSignal() };
     const { source } = input;
-    const resolved = source.kind === 'http' ? await accessHttp(source, options, settings) : await accessKaggle(source, options, settings);
+    const resolved =
+      source.kind === 'http'
+        ? await accessHttp(source, options, settings)
+        : await accessKaggle(source, options, settings);
     const manifest: SourceManifest = {
       datasetId: input.datasetId,
       source: resolved.source,
@@ -88,7 +91,9 @@ async function accessKaggle(source: KaggleSourceSpec, options: ProbeOptions, set
     }
     wanted = listed.filter((file) => source.files?.includes(file.name));
   }
-  if (wanted.length === 0) throw failure('SourceNotFound', `Kaggle dataset ${owner}/${slug} version ${version} has no files`);
+  if (wanted.length === 0) {
+    throw failure('SourceNotFound', `Kaggle dataset ${owner}/${slug} version ${version} has no files`);
+  }
 
   const files = await mapLimited(wanted, settings.concurrency, async (listedFile) => {
     const signed = await api.signedUrl(owner, slug, listedFile.name, version);

@@ -70,7 +70,8 @@ export function collectInputFromOptions(options: CollectOptions, config: Runtime
 }
 
 function parseVersion(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1)
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
     throw new InputError(`--version: "${text}" is not a positive whole number`);
+  }
   return Number(text);
 }

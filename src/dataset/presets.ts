@@ -34,7 +34,13 @@ export function presets(urls: { originUrl: string; kaggleApiUrl: string }): Pres
       name: 'local-kaggle',
       description: `the dataset sample through the local origin's Kaggle API (version ${KAGGLE_VERSION}, zipped CSVs)`,
       datasetId: 'ecommerce-behavior-sample-kaggle',
-      source: { kind: 'kaggle', apiUrl: `${urls.originUrl}/api/v1`, owner: KAGGLE_OWNER, slug: KAGGLE_SLUG, version: KAGGLE_VERSION },
+      source: {
+        kind: 'kaggle',
+        apiUrl: `${urls.originUrl}/api/v1`,
+        owner: KAGGLE_OWNER,
+        slug: KAGGLE_SLUG,
+        version: KAGGLE_VERSION,
+      },
     },
     {
       name: 'rees46',
@@ -49,7 +55,13 @@ export function presets(urls: { originUrl: string; kaggleApiUrl: string }): Pres
       name: 'kaggle',
       description: `Kaggle ${KAGGLE_OWNER}/${KAGGLE_SLUG} version ${KAGGLE_VERSION} (2019-Oct and 2019-Nov, zipped CSVs)`,
       datasetId: 'ecommerce-behavior-kaggle',
-      source: { kind: 'kaggle', apiUrl: urls.kaggleApiUrl, owner: KAGGLE_OWNER, slug: KAGGLE_SLUG, version: KAGGLE_VERSION },
+      source: {
+        kind: 'kaggle',
+        apiUrl: urls.kaggleApiUrl,
+        owner: KAGGLE_OWNER,
+        slug: KAGGLE_SLUG,
+        version: KAGGLE_VERSION,
+      },
     },
   ];
 }

@@ -49,8 +49,9 @@ export function parseFault(value: unknown, allowed: ReadonlySet<string> = FIELDS
 
   const fault: Fault = {};
   if (input.status !== undefined) fault.status = integerIn(input.status, 'status', 200, 599);
-  if (input.omitContentLength !== undefined)
+  if (input.omitContentLength !== undefined) {
     fault.omitContentLength = boolean(input.omitContentLength, 'omitContentLength');
+  }
   if (input.ignoreRange !== undefined) fault.ignoreRange = boolean(input.ignoreRange, 'ignoreRange');
   if (input.delayMs !== undefined) fault.delayMs = integerIn(input.delayMs, 'delayMs', 0, MAX_DELAY_MS);
   if (input.times !== undefined) fault.times = integerIn(input.times, 'times', 1, Number.MAX_SAFE_INTEGER);

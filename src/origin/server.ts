@@ -112,8 +112,9 @@ export async function startOrigin(options: OriginOptions): Promise<Origin> {
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const baseUrl = (options.publicBaseUrl ?? url).replace(/\/+$/, '');
-  if (options.kaggle)
+  if (options.kaggle) {
     ctx.kaggle = { root, username: options.kaggle.username, key: options.kaggle.key, signer, baseUrl };
+  }
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {

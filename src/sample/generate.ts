@@ -188,8 +188,9 @@ function validate(options: SampleOptions): Settings {
   if (new Set(names).size !== names.length) throw new RangeError(`months are repeated: ${names.join(', ')}`);
   const months = names.map((name) => {
     const month = MONTHS.find((candidate) => candidate.name === name);
-    if (!month)
+    if (!month) {
       throw new RangeError(`unknown month ${JSON.stringify(name)} (known: ${MONTHS.map((m) => m.name).join(', ')})`);
+    }
     return month;
   });
   return { root: options.root, seed, bytesPerMonth, months, onProgress: options.onProgress };

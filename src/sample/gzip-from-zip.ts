@@ -57,8 +57,9 @@ export class GzipFromZip extends Transform {
 
     if (this.headerLength < 0) {
       if (bytes.length < 30) return this.hold(bytes, offset, callback);
-      if (bytes.readUInt32LE(0) !== LOCAL_HEADER)
+      if (bytes.readUInt32LE(0) !== LOCAL_HEADER) {
         return callback(new Error('the zip does not start with a local header'));
+      }
       this.headerLength = 30 + bytes.readUInt16LE(26) + bytes.readUInt16LE(28);
     }
 
@@ -112,15 +113,17 @@ function readTrailer(
   const total = tailOffset + tail.length;
 
   const end = total - 22;
-  if (tail.readUInt32LE(at(end)) !== END_OF_CENTRAL_DIRECTORY)
+  if (tail.readUInt32LE(at(end)) !== END_OF_CENTRAL_DIRECTORY) {
     throw new Error('the zip has no end record (or a comment)');
+  }
   let centralDirectory = tail.readUInt32LE(at(end + 16));
   if (centralDirectory === 0xffffffff) {
     const locator = end - 20;
     if (tail.readUInt32LE(at(locator)) !== ZIP64_END_LOCATOR) throw new Error('the zip64 end locator is missing');
     const record = Number(tail.readBigUInt64LE(at(locator + 8)));
-    if (tail.readUInt32LE(at(record)) !== ZIP64_END_OF_CENTRAL_DIRECTORY)
+    if (tail.readUInt32LE(at(record)) !== ZIP64_END_OF_CENTRAL_DIRECTORY) {
       throw new Error('the zip64 end record is missing');
+    }
     centralDirectory = Number(tail.readBigUInt64LE(at(record + 48)));
   }
 

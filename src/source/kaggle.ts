@@ -20,8 +20,9 @@ export type KaggleCredentials = { kind: 'basic'; username: string; key: string }
  */
 export function loadKaggleCredentials(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): KaggleCredentials {
   if (env.KAGGLE_API_TOKEN) return { kind: 'token', token: env.KAGGLE_API_TOKEN };
-  if (env.KAGGLE_USERNAME && env.KAGGLE_KEY)
+  if (env.KAGGLE_USERNAME && env.KAGGLE_KEY) {
     return { kind: 'basic', username: env.KAGGLE_USERNAME, key: env.KAGGLE_KEY };
+  }
   const candidates = env.KAGGLE_CONFIG_DIR
     ? [path.join(env.KAGGLE_CONFIG_DIR, 'kaggle.json')]
     : [

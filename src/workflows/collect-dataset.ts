@@ -8,7 +8,6 @@
  * search attribute and in the current details, so that operators see in the Web UI where a run is.
  */
 import {
-  ApplicationFailure,
   defineQuery,
   proxyActivities,
   setHandler,
@@ -86,7 +85,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
   } catch (error) {
     upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'failed' }]);
     setCurrentDetails(`**Failed** in ${progress.phase}: ${error instanceof Error ? error.message : String(error)}`);
-    throw error instanceof ApplicationFailure || error instanceof Error ? error : ApplicationFailure.create({ message: String(error) });
+    throw error;
   }
 }
 
