@@ -14,6 +14,7 @@ import { StackRefusal } from './stack/refusal';
 import { table } from './cli/format';
 import type * as CollectModule from './cli/collect';
 import type * as RunModule from './cli/run';
+import type { OriginCommandOptions } from './cli/run';
 import type * as StackModule from './cli/stack';
 import type * as WorkerModule from './worker';
 
@@ -115,7 +116,8 @@ export function buildProgram(): Command {
     .requiredOption('--root <dir>', 'the sample folder (as `coleta sample` writes it)')
     .option('--port <n>', 'the port', '8090')
     .option('--host <address>', 'the address to bind (loopback unless inside a container)', '127.0.0.1')
-    .action(exits((options: { root: string; port: string; host: string }) => runCommands().runOriginCommand(options)));
+    .option('--public-url <url>', 'the base URL clients reach it at, for redirects (default: its own address)')
+    .action(exits((options: OriginCommandOptions) => runCommands().runOriginCommand(options)));
 
   return program;
 }

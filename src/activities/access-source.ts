@@ -114,7 +114,11 @@ function logProbed(file: SourceFile): void {
   log.info('source file probed', { file: file.name, url: file.url, size: file.size, etag: file.etag, md5: file.md5 });
 }
 
-/** Runs `fn` on each item with at most `limit` at once, in order of the input, heartbeating the count. */
+/**
+ * Runs `fn` on each item with at most `limit` at once, in order of the input. It heartbeats the count before
+ * and after each item, so that a slow file (two requests, each up to the request timeout) stays within the
+ * heartbeat timeout.
+ */
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
@@ -122,6 +126,7 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   const run = async () => {
     while (next < items.length) {
       const index = next++;
+      heartbeat({ probed: done, total: items.length } satisfies AccessSourceHeartbeat);
       results[index] = await fn(items[index] as T);
       done += 1;
       heartbeat({ probed: done, total: items.length } satisfies AccessSourceHeartbeat);

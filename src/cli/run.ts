@@ -85,8 +85,16 @@ export async function runSampleCommand(options: { out: string; size: string; see
   return 0;
 }
 
+/** The flags of `coleta origin`. */
+export interface OriginCommandOptions {
+  root: string;
+  port: string;
+  host: string;
+  publicUrl?: string;
+}
+
 /** `coleta origin`: serves a sample folder until SIGINT or SIGTERM. */
-export async function runOriginCommand(options: { root: string; port: string; host: string }) {
+export async function runOriginCommand(options: OriginCommandOptions) {
   if (!/^\d+$/.test(options.port) || Number(options.port) > 65535) {
     throw new ConfigError(`--port: "${options.port}" is not a port number`);
   }
@@ -95,6 +103,7 @@ export async function runOriginCommand(options: { root: string; port: string; ho
     root: path.resolve(options.root),
     port: Number(options.port),
     host: options.host,
+    ...(options.publicUrl ? { publicBaseUrl: options.publicUrl } : {}),
     kaggle: stack.originKaggle,
     log: (line) => console.log(line),
   });

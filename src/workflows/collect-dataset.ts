@@ -50,7 +50,7 @@ export const progressQuery = defineQuery<CollectionProgress>('progress');
 
 const { accessSource } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '2 minutes',
   retry: {
     initialInterval: '2 seconds',
     backoffCoefficient: 2,
