@@ -4,16 +4,20 @@
  * of a flaky source, an immediate failure for a missing file, and no secret in the workflow history.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { collectionWorkflowId } from '../src/collection';
 import { presets } from '../src/dataset/presets';
 import type { Origin } from '../src/origin/server';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../src/search-attributes';
 import { collectDataset, progressQuery, type CollectInput } from '../src/workflows';
-import { collectionHarness, KAGGLE_TEST_CREDENTIALS, type CollectionHarness } from './helpers/fixtures';
+import { collectionHarness, KAGGLE_TEST_CREDENTIALS, quietLogger, type CollectionHarness } from './helpers/fixtures';
 
 let harness: CollectionHarness;
 let env: TestWorkflowEnvironment;
@@ -26,6 +30,26 @@ before(async () => {
 });
 
 after(() => harness?.stop());
+
+/**
+ * Histories of earlier runs, replayed on the current workflow code so that a change that breaks determinism
+ * fails here rather than in running workflows. `COLETA_RECORD_HISTORIES=1 npm test` records them anew; do so
+ * only when a change is meant to be incompatible (and version it with the SDK's patching).
+ */
+const HISTORIES = path.join(__dirname, 'histories');
+
+const { History } = temporal.api.history.v1;
+
+async function keepHistory(handle: { fetchHistory(): Promise<temporal.api.history.v1.IHistory> }, name: string) {
+  if (!process.env.COLETA_RECORD_HISTORIES) return;
+  fs.mkdirSync(HISTORIES, { recursive: true });
+  const history = History.toObject(History.fromObject(await handle.fetchHistory()), {
+    longs: String,
+    enums: String,
+    bytes: String,
+  });
+  fs.writeFileSync(path.join(HISTORIES, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
+}
 
 function input(name: string, sink = { bucket: 'coleta-test', prefix: 'raw/' }): CollectInput {
   const preset = presets({ originUrl: origin.url, kaggleApiUrl: `${origin.url}/api/v1` }).find((p) => p.name === name);
@@ -47,6 +71,7 @@ test('collects the source manifest and shows the run to operators', async () => 
   const collect = input('local-sample');
   const handle = await start(collect);
   const result = await handle.result();
+  await keepHistory(handle, 'http-source-succeeded');
 
   assert.equal(result.datasetId, 'ecommerce-behavior-sample');
   assert.equal(result.manifest.files.length, 2);
@@ -90,6 +115,7 @@ test('a flaky source is retried with backoff until it answers', async () => {
   try {
     const handle = await start(collect);
     const result = await handle.result();
+    await keepHistory(handle, 'http-source-retried');
     assert.equal(result.manifest.files.length, 2);
     const history = await handle.fetchHistory();
     const started = history.events?.find((event) => event.activityTaskStartedEventAttributes);
@@ -112,6 +138,7 @@ test('a missing file fails the run at once, naming the file', async () => {
       assert.match(cause.message, /2019-Nov\.csv\.gz: the source has no such file/);
       return true;
     });
+    await keepHistory(handle, 'http-source-missing-file');
     const history = await handle.fetchHistory();
     const attempts = history.events?.filter((event) => event.activityTaskStartedEventAttributes) ?? [];
     assert.equal(attempts.length, 1);
@@ -126,12 +153,32 @@ test('a missing file fails the run at once, naming the file', async () => {
 test('a Kaggle collection leaves no signed URL or credential in the history', async () => {
   const handle = await start(input('local-kaggle'));
   const result = await handle.result();
+  await keepHistory(handle, 'kaggle-source-succeeded');
   assert.equal(result.manifest.files.length, 2);
   const history = historyText(await handle.fetchHistory());
   assert.match(history, /datasetVersionNumber=8/, 'the payloads were decoded');
   for (const secret of ['X-Goog-Signature', KAGGLE_TEST_CREDENTIALS.key, '/storage/kaggle-data-sets']) {
     assert.ok(!history.includes(secret), `"${secret}" is in the workflow history`);
   }
+});
+
+test('recorded histories replay on the current workflow code', async () => {
+  const files = fs.readdirSync(HISTORIES).filter((file) => file.endsWith('.json'));
+  assert.ok(files.length >= 4, `histories in ${HISTORIES}`);
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: quietLogger(),
+  });
+  const histories = files.map((file) => ({
+    workflowId: path.basename(file, '.json'),
+    history: History.fromObject(JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8')) as object),
+  }));
+  const replayed: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
+    assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
+    replayed.push(result.workflowId);
+  }
+  assert.deepEqual(replayed.sort(), histories.map((h) => h.workflowId).sort());
 });
 
 /** Every string and every payload's bytes (decoded as UTF-8) in a history, one per line. */
