@@ -6,12 +6,15 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Storage } from '@google-cloud/storage';
 import type { StorageTransferServiceClient } from '@google-cloud/storage-transfer';
 import { startTransferEmulator, type Emulator } from '../src/sts-emulator/server';
 import { tempDir } from './helpers/fixtures';
 import { transferClient, type Transport } from './helpers/transfer';
 
 const PROJECT = 'coleta-test';
+/** Job methods never touch the sink; runs are tested with a real storage emulator elsewhere. */
+const UNUSED_STORAGE = new Storage({ apiEndpoint: 'http://127.0.0.1:9', projectId: PROJECT });
 
 /**
  * The code the client reports for ALREADY_EXISTS. Over REST the service answers HTTP 409 with status
@@ -54,7 +57,7 @@ for (const transport of ['grpc', 'rest'] as Transport[]) {
 
     before(async () => {
       stateFile = path.join(tempDir('sts'), 'state.json');
-      emulator = await startTransferEmulator({ stateFile });
+      emulator = await startTransferEmulator({ stateFile, storage: UNUSED_STORAGE });
       client = transferClient(transport, transport === 'grpc' ? emulator.grpcPort : emulator.restPort);
     });
     after(async () => {
@@ -262,7 +265,7 @@ for (const transport of ['grpc', 'rest'] as Transport[]) {
     test('jobs survive a restart of the emulator', async () => {
       await client.close();
       await emulator.close();
-      emulator = await startTransferEmulator({ stateFile });
+      emulator = await startTransferEmulator({ stateFile, storage: UNUSED_STORAGE });
       client = transferClient(transport, transport === 'grpc' ? emulator.grpcPort : emulator.restPort);
       const [kept] = await client.getTransferJob({ jobName: `${prefix}-one`, projectId: PROJECT }, CALL);
       assert.equal(kept.description, 'changed');

@@ -2,11 +2,14 @@
  * The Storage Transfer Service emulator: one core (the service's semantics and its durable state) behind two
  * fronts, gRPC and REST, as fake-gcs-server puts its HTTP and gRPC fronts over one backend.
  *
- * What it covers so far: GetGoogleServiceAccount and the transfer job methods (create, get, update, list,
- * delete). Every other method answers UNIMPLEMENTED with its name.
+ * What it covers so far: GetGoogleServiceAccount, the transfer job methods (create, get, update, list,
+ * delete), runs of jobs that really copy HTTP URLs into the bucket, and the operation methods (get, list,
+ * cancel, pause, resume). Every other method answers UNIMPLEMENTED with its name.
  */
 import type http from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
+import type { Storage } from '@google-cloud/storage';
+import { Operations } from './core/operations';
 import { TransferService } from './core/service';
 import { StateStore } from './core/store';
 import { startGrpcFront } from './grpc';
@@ -22,6 +25,10 @@ export interface EmulatorOptions {
   grpcPort?: number;
   /** The REST port; 0 picks a free one. */
   restPort?: number;
+  /** The Cloud Storage API that transfers write to (the storage emulator locally). */
+  storage: Storage;
+  /** Objects copied at once by one operation. Default 4. */
+  concurrency?: number;
 }
 
 /** A running emulator. */
@@ -33,9 +40,15 @@ export interface Emulator {
 }
 
 /** Starts the emulator. */
-export async function startTransferEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+export async function startTransferEmulator(options: EmulatorOptions): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1';
-  const core = new TransferService(new StateStore(options.stateFile));
+  const store = new StateStore(options.stateFile);
+  const operations = new Operations(store, {
+    storage: options.storage,
+    concurrency: options.concurrency ?? 4,
+    fetchAttempts: 5,
+  });
+  const core = new TransferService(store, operations);
   const facade = core as unknown as Record<string, unknown>;
   const grpcFront = await startGrpcFront(facade, host, options.grpcPort ?? 0);
   let restFront: { server: http.Server; port: number };
@@ -49,6 +62,7 @@ export async function startTransferEmulator(options: EmulatorOptions = {}): Prom
     grpcPort: grpcFront.port,
     restPort: restFront.port,
     async close() {
+      await operations.close();
       await closeGrpc(grpcFront.server);
       restFront.server.closeAllConnections();
       await new Promise((resolve) => restFront.server.close(resolve));

@@ -2,10 +2,12 @@
  * Shared pieces of the tests: a small generated sample, the origin serving it, free ports, the Go-built
  * tools, and a Temporal dev server with the project's search attributes. Everything is real and local.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Storage } from '@google-cloud/storage';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadRuntimeConfig, loadStackConfig } from '../../src/config';
@@ -116,4 +118,40 @@ export async function collectionHarness(taskQueue: string): Promise<CollectionHa
 export function quietLogger() {
   const noop = () => {};
   return { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+}
+
+/** The storage emulator (fake-gcs-server), started on a free port over a temporary folder. */
+export interface StorageEmulator {
+  url: string;
+  storage: Storage;
+  stop(): Promise<void>;
+}
+
+/** Starts fake-gcs-server as the local stack does, and waits until it answers. */
+export async function storageEmulator(): Promise<StorageEmulator> {
+  const port = await freePort();
+  const root = tempDir('gcs');
+  const url = `http://127.0.0.1:${port}`;
+  const args = ['-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-backend', 'filesystem'];
+  args.push('-filesystem-root', root, '-public-host', `127.0.0.1:${port}`, '-log-level', 'warn');
+  const child = spawn(toolPaths().fakeGcs, args, { stdio: 'ignore' });
+  process.once('exit', () => child.kill('SIGKILL'));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/storage/v1/b`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error('fake-gcs-server did not answer within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    storage: new Storage({ apiEndpoint: url, projectId: 'coleta-test' }),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
 }

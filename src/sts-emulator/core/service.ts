@@ -6,7 +6,20 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument, ServiceError } from './errors';
 import { checkJobFields, checkJobName, checkTransferSpec, now, type JobStatus, type TransferJob } from './jobs';
+import type { Operations, TransferOperation } from './operations';
 import type { StateStore } from './store';
+
+const OPERATION_TYPE = 'type.googleapis.com/google.storagetransfer.v1.TransferOperation';
+const EMPTY_TYPE = 'type.googleapis.com/google.protobuf.Empty';
+
+/** `google.longrunning.Operation` in the internal shape, its Any fields as `@type` objects. */
+export interface LongRunningOperation {
+  name: string;
+  done: boolean;
+  metadata: Record<string, unknown>;
+  error?: { code: number; message: string };
+  response?: Record<string, unknown>;
+}
 
 /** The fields of a job that an update may change, as field-mask paths; the real service allows these. */
 const UPDATABLE_FIELDS: Record<string, keyof TransferJob> = {
@@ -24,6 +37,7 @@ const MAX_PAGE_SIZE = 256;
 export class TransferService {
   constructor(
     private readonly store: StateStore,
+    private readonly operations: Operations,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -153,6 +167,66 @@ export class TransferService {
     return {};
   }
 
+  /** Starts a run of a job: a new transfer operation, QUEUED then IN_PROGRESS. One active run per job. */
+  runTransferJob(request: { jobName?: string; projectId?: string }): LongRunningOperation {
+    const job = this.job(request.jobName, request.projectId);
+    if (job.status !== 'ENABLED') {
+      throw new ServiceError('FAILED_PRECONDITION', `${job.name} is ${job.status}: only an ENABLED job runs`);
+    }
+    const operation = this.operations.start(job);
+    this.store.state.jobs[job.name as string] = { ...job, latestOperationName: operation.name };
+    this.store.save();
+    return longRunning(operation);
+  }
+
+  /** An operation, as `google.longrunning.Operations.GetOperation` gives it. */
+  getOperation(request: { name?: string }): LongRunningOperation {
+    return longRunning(this.operations.get(request.name));
+  }
+
+  /** Operations of a project, newest first, filtered by job, operation name and status. */
+  listOperations(request: { name?: string; filter?: string; pageSize?: number; pageToken?: string }): {
+    operations: LongRunningOperation[];
+    nextPageToken: string;
+  } {
+    if (request.name !== 'transferOperations') {
+      throw invalidArgument('name', `must be "transferOperations", not ${JSON.stringify(request.name ?? '')}`);
+    }
+    const filter = parseFilter(request.filter, ['jobNames', 'operationNames', 'transferStatuses']);
+    const matching = this.operations
+      .all()
+      .filter((operation) => operation.projectId === filter.projectId)
+      .filter((operation) => !filter.jobNames || filter.jobNames.includes(operation.transferJobName))
+      .filter((operation) => !filter.operationNames || filter.operationNames.includes(operation.name))
+      .filter((operation) => !filter.transferStatuses || filter.transferStatuses.includes(operation.status));
+    const { items, nextPageToken } = page(
+      matching,
+      request.pageSize,
+      request.pageToken,
+      (operation) => operation.name,
+      false,
+    );
+    return { operations: items.map(longRunning), nextPageToken };
+  }
+
+  /** Cancels a running operation. */
+  cancelOperation(request: { name?: string }): Record<string, never> {
+    this.operations.cancel(request.name);
+    return {};
+  }
+
+  /** Pauses an operation in progress. */
+  pauseTransferOperation(request: { name?: string }): Record<string, never> {
+    this.operations.pause(request.name);
+    return {};
+  }
+
+  /** Resumes a paused operation. */
+  resumeTransferOperation(request: { name?: string }): Record<string, never> {
+    this.operations.resume(request.name);
+    return {};
+  }
+
   private job(jobName: string | undefined, projectId: string | undefined): TransferJob {
     const name = required(jobName, 'job_name');
     const project = required(projectId, 'project_id');
@@ -175,7 +249,12 @@ function withoutOutputOnly(job: TransferJob): TransferJob {
 }
 
 /** The JSON filter of the List calls: `{"projectId": ..., "jobNames": [...], "jobStatuses": [...]}`. */
-function parseFilter(text: string | undefined): { projectId: string; jobNames?: string[]; jobStatuses?: string[] } {
+function parseFilter(
+  text: string | undefined,
+  lists: string[] = ['jobNames', 'jobStatuses'],
+): { projectId: string } & Partial<
+  Record<'jobNames' | 'jobStatuses' | 'operationNames' | 'transferStatuses', string[]>
+> {
   if (!text) throw invalidArgument('filter', 'is required and must name a projectId');
   let parsed: unknown;
   try {
@@ -194,7 +273,8 @@ function parseFilter(text: string | undefined): { projectId: string; jobNames?: 
     }
     return value as string[];
   };
-  return { projectId, jobNames: list('jobNames', 'job_names'), jobStatuses: list('jobStatuses', 'job_statuses') };
+  const snake = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+  return { projectId, ...Object.fromEntries(lists.map((name) => [name, list(name, snake(name))])) };
 }
 
 /** One page of `items` (sorted by key), with a token that resumes after the last key of the page. */
@@ -203,6 +283,7 @@ export function page<T>(
   pageSize: number | undefined,
   pageToken: string | undefined,
   key: (item: T) => string,
+  sortedByKey = true,
 ): { items: T[]; nextPageToken: string } {
   if (pageSize !== undefined && (pageSize < 0 || !Number.isInteger(pageSize))) {
     throw invalidArgument('page_size', `${pageSize} is not a positive whole number`);
@@ -214,12 +295,29 @@ export function page<T>(
     if (!after.startsWith('after:')) throw invalidArgument('page_token', 'is not a token this service gave');
     after = after.slice('after:'.length);
   }
-  const start = after === undefined ? 0 : items.findIndex((item) => compare(key(item), after) > 0);
+  let start = 0;
+  if (after !== undefined) {
+    const resume = after;
+    start = sortedByKey
+      ? items.findIndex((item) => compare(key(item), resume) > 0)
+      : items.findIndex((item) => key(item) === resume) + 1 || -1;
+  }
   const rest = start < 0 ? [] : items.slice(start);
   const pageItems = rest.slice(0, size);
   const last = pageItems[pageItems.length - 1];
   const nextPageToken = rest.length > size && last ? Buffer.from(`after:${key(last)}`).toString('base64url') : '';
   return { items: pageItems, nextPageToken };
+}
+
+function longRunning(operation: TransferOperation): LongRunningOperation {
+  const { error, ...metadata } = operation;
+  const done = operation.status === 'SUCCESS' || operation.status === 'FAILED' || operation.status === 'ABORTED';
+  return {
+    name: operation.name,
+    done,
+    metadata: { '@type': OPERATION_TYPE, ...metadata },
+    ...(error ? { error } : done ? { response: { '@type': EMPTY_TYPE } } : {}),
+  };
 }
 
 function compare(a: string, b: string): number {

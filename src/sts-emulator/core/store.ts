@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TransferJob } from './jobs';
+import type { TransferOperation } from './operations';
 
 /** What the state file holds. */
 export interface State {
@@ -14,6 +15,10 @@ export interface State {
   jobs: Record<string, TransferJob>;
   /** The last number used for a job name the service chose. */
   lastGeneratedJob: number;
+  /** Operations by name. */
+  operations: Record<string, TransferOperation>;
+  /** How many times each job has run, for its operations' names. */
+  runs: Record<string, number>;
 }
 
 /** Jobs (and, later, operations) kept across restarts. */
@@ -36,7 +41,7 @@ export class StateStore {
 }
 
 function empty(): State {
-  return { version: 1, jobs: {}, lastGeneratedJob: 0 };
+  return { version: 1, jobs: {}, lastGeneratedJob: 0, operations: {}, runs: {} };
 }
 
 function load(file: string): State {
