@@ -11,8 +11,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { StorageTransferServiceClient } from '@google-cloud/storage-transfer';
 import type { Origin } from '../src/origin/server';
-import { messageType } from '../src/sts-emulator/protos';
-import { startTransferEmulator, type Emulator } from '../src/sts-emulator/server';
+import { messageType } from '../src/transfer-emulator/protos';
+import { startTransferEmulator, type Emulator } from '../src/transfer-emulator/server';
 import { smallSample, storageEmulator, tempDir, testOrigin, type StorageEmulator } from './helpers/fixtures';
 import { transferClient, type Transport } from './helpers/transfer';
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Storage } from '@google-cloud/storage';
 import type { StorageTransferServiceClient } from '@google-cloud/storage-transfer';
-import { startTransferEmulator, type Emulator } from '../src/sts-emulator/server';
+import { startTransferEmulator, type Emulator } from '../src/transfer-emulator/server';
 import { tempDir } from './helpers/fixtures';
 import { transferClient, type Transport } from './helpers/transfer';
 
