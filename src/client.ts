@@ -14,8 +14,10 @@ import { StackRefusal } from './stack/refusal';
 import { table } from './cli/format';
 import type * as CollectModule from './cli/collect';
 import type * as RunModule from './cli/run';
-import type { OriginCommandOptions } from './cli/run';
+import type { OriginCommandOptions, TransferEmulatorOptions } from './cli/run';
 import type * as StackModule from './cli/stack';
+import type * as VerifyModule from './verify/command';
+import type { VerifyCommandOptions } from './verify/command';
 import type * as WorkerModule from './worker';
 
 // The commands' modules load the Temporal SDK and the Google clients, which takes about a second: each is
@@ -25,6 +27,7 @@ const collectCommand = () => require('./cli/collect') as typeof CollectModule;
 const stackCommands = () => require('./cli/stack') as typeof StackModule;
 const runCommands = () => require('./cli/run') as typeof RunModule;
 const workerModule = () => require('./worker') as typeof WorkerModule;
+const verifyCommand = () => require('./verify/command') as typeof VerifyModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Builds the command tree; each action returns its exit code. */
@@ -118,6 +121,33 @@ export function buildProgram(): Command {
     .option('--host <address>', 'the address to bind (loopback unless inside a container)', '127.0.0.1')
     .option('--public-url <url>', 'the base URL clients reach it at, for redirects (default: its own address)')
     .action(exits((options: OriginCommandOptions) => runCommands().runOriginCommand(options)));
+
+  program
+    .command('transfer-emulator')
+    .description('run the Storage Transfer Service emulator (gRPC and REST) until SIGINT or SIGTERM')
+    .option('--grpc-port <n>', 'the gRPC port', '8091')
+    .option('--rest-port <n>', 'the REST port', '8092')
+    .option('--host <address>', 'the address to bind (loopback unless inside a container)', '127.0.0.1')
+    .option('--state <file>', 'where jobs and operations are kept across restarts (default: in memory)')
+    .option(
+      '--storage-url <url>',
+      'the Cloud Storage API transfers write to (default: STORAGE_EMULATOR_HOST or http://127.0.0.1:4443)',
+    )
+    .action(exits((options: TransferEmulatorOptions) => runCommands().runTransferEmulatorCommand(options)));
+
+  program
+    .command('verify')
+    .description('check a CSV (local, .gz, or gs://bucket/object) against the schema, profile it, checksum it')
+    .argument('<path>', 'a local file (.csv or .csv.gz) or gs://bucket/object')
+    .option('--json', 'print the report as JSON')
+    .option('--threads <n>', 'threads that validate (default: the available CPUs)')
+    .option('--md5', 'also compute the MD5 (one thread reads in order: slower)')
+    .option('--fail-fast', 'stop at the first violation')
+    .option('--expect-md5 <base64>', 'the MD5 the bytes must have (implies --md5)')
+    .option('--expect-crc32c <base64>', 'the CRC32C the bytes must have')
+    .action(
+      exits((target: string, options: VerifyCommandOptions) => verifyCommand().runVerifyCommand(target, options)),
+    );
 
   return program;
 }

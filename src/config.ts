@@ -32,6 +32,8 @@ const stackSchema = z.object({
   COLETA_TEMPORAL_UI_PORT: port(8233),
   COLETA_TEMPORAL_HTTP_PORT: port(7243),
   COLETA_GCS_PORT: port(4443),
+  COLETA_TRANSFER_GRPC_PORT: port(8091),
+  COLETA_TRANSFER_REST_PORT: port(8092),
   COLETA_ORIGIN_PORT: port(8090),
   COLETA_BUCKET: z.string().default('coleta-raw'),
   COLETA_SAMPLE_SIZE: z.string().default('2MiB'),
@@ -49,7 +51,15 @@ export interface StackConfig {
   toolsDir: string;
   temporalBin: string;
   fakeGcsBin: string;
-  ports: { temporal: number; temporalUi: number; temporalHttp: number; gcs: number; origin: number };
+  ports: {
+    temporal: number;
+    temporalUi: number;
+    temporalHttp: number;
+    gcs: number;
+    transferGrpc: number;
+    transferRest: number;
+    origin: number;
+  };
   bucket: string;
   sample: { size: string; seed: number };
   originKaggle: { username: string; key: string };
@@ -61,6 +71,8 @@ export const PORT_VARIABLES: Record<keyof StackConfig['ports'], string> = {
   temporalUi: 'COLETA_TEMPORAL_UI_PORT',
   temporalHttp: 'COLETA_TEMPORAL_HTTP_PORT',
   gcs: 'COLETA_GCS_PORT',
+  transferGrpc: 'COLETA_TRANSFER_GRPC_PORT',
+  transferRest: 'COLETA_TRANSFER_REST_PORT',
   origin: 'COLETA_ORIGIN_PORT',
 };
 
@@ -72,6 +84,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     temporalUi: s.COLETA_TEMPORAL_UI_PORT,
     temporalHttp: s.COLETA_TEMPORAL_HTTP_PORT,
     gcs: s.COLETA_GCS_PORT,
+    transferGrpc: s.COLETA_TRANSFER_GRPC_PORT,
+    transferRest: s.COLETA_TRANSFER_REST_PORT,
     origin: s.COLETA_ORIGIN_PORT,
   };
   const seen = new Map<number, string>();

@@ -12,11 +12,20 @@ import { Storage } from '@google-cloud/storage';
 import { isAlive } from '../src/stack/processes';
 import type { StackState } from '../src/stack/supervisor';
 import { coleta } from './helpers/cli';
+import { transferClient } from './helpers/transfer';
 import { freePort, tempDir, toolPaths } from './helpers/fixtures';
 
 let env: NodeJS.ProcessEnv;
 let dataDir: string;
-let ports: { temporal: number; ui: number; http: number; gcs: number; origin: number };
+let ports: {
+  temporal: number;
+  ui: number;
+  http: number;
+  gcs: number;
+  transferGrpc: number;
+  transferRest: number;
+  origin: number;
+};
 
 before(async () => {
   toolPaths();
@@ -26,6 +35,8 @@ before(async () => {
     ui: await freePort(),
     http: await freePort(),
     gcs: await freePort(),
+    transferGrpc: await freePort(),
+    transferRest: await freePort(),
     origin: await freePort(),
   };
   env = {
@@ -34,6 +45,8 @@ before(async () => {
     COLETA_TEMPORAL_UI_PORT: String(ports.ui),
     COLETA_TEMPORAL_HTTP_PORT: String(ports.http),
     COLETA_GCS_PORT: String(ports.gcs),
+    COLETA_TRANSFER_GRPC_PORT: String(ports.transferGrpc),
+    COLETA_TRANSFER_REST_PORT: String(ports.transferRest),
     COLETA_ORIGIN_PORT: String(ports.origin),
     COLETA_SAMPLE_SIZE: '128KiB',
     COLETA_BUCKET: 'stack-test-bucket',
@@ -85,7 +98,7 @@ test('refuses a port already taken, naming it, and starts nothing', async () => 
       new RegExp(`^coleta: port ${ports.gcs} on 127.0.0.1 is already in use \\(COLETA_GCS_PORT\\)`),
     );
     assert.ok(!fs.existsSync(path.join(dataDir, 'stack.json')));
-    for (const port of [ports.temporal, ports.ui, ports.origin]) {
+    for (const port of [ports.temporal, ports.ui, ports.transferRest, ports.origin]) {
       await assert.rejects(fetch(`http://127.0.0.1:${port}/`), `nothing listens on ${port}`);
     }
   } finally {
@@ -107,6 +120,7 @@ test('up, status, a second up, down, up again: runs of before are kept', async (
   assert.match(up.stdout, new RegExp(`gRPC 127\\.0\\.0\\.1:${ports.temporal}`));
   assert.match(up.stdout, new RegExp(`JSON API http://127\\.0\\.0\\.1:${ports.gcs}`));
   assert.match(up.stdout, new RegExp(`files http://127\\.0\\.0\\.1:${ports.origin}/datasets/marketplace/`));
+  assert.match(up.stdout, new RegExp(`^transfer\\s+gRPC 127\\.0\\.0\\.1:${ports.transferGrpc}`, 'm'));
 
   // Every service answers, bound to loopback.
   assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200);
@@ -118,6 +132,10 @@ test('up, status, a second up, down, up again: runs of before are kept', async (
   const [exists] = await storage.bucket('stack-test-bucket').exists();
   assert.ok(exists, 'the sink bucket was created');
   for (const service of state().services) assert.ok(isAlive(service.pid), service.name);
+  const transfer = transferClient('grpc', ports.transferGrpc);
+  const [agent] = await transfer.getGoogleServiceAccount({ projectId: 'coleta-local' }, { timeout: 5000 });
+  assert.match(agent.accountEmail ?? '', /@storage-transfer-service\.iam\.gserviceaccount\.com$/);
+  await transfer.close();
 
   // The search attributes are registered, and a run is recorded.
   const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
@@ -150,7 +168,7 @@ test('up, status, a second up, down, up again: runs of before are kept', async (
   assert.equal(down.code, 0);
   assert.match(down.stdout, /the local stack is down/);
   for (const service of before.services) assert.ok(!isAlive(service.pid), `${service.name} stopped`);
-  for (const port of [ports.temporal, ports.ui, ports.gcs, ports.origin]) {
+  for (const port of [ports.temporal, ports.ui, ports.gcs, ports.transferRest, ports.origin]) {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`), `nothing listens on ${port} after down`);
   }
   assert.equal((await coleta(['stack', 'status'], env)).code, 3);

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { ConfigError, loadRuntimeConfig, loadStackConfig } from '../config';
 import { MONTHS } from '../dataset/schema';
+import { Storage } from '@google-cloud/storage';
 import { startOrigin } from '../origin/server';
+import { startTransferEmulator } from '../transfer-emulator/server';
 import { generateSample, parseByteSize } from '../sample/generate';
 import { createWorker } from '../worker';
 import { stackPaths } from '../stack/supervisor';
@@ -110,5 +112,42 @@ export async function runOriginCommand(options: OriginCommandOptions) {
   console.log(`origin serving ${path.resolve(options.root)} at ${origin.url}`);
   await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   await origin.close();
+  return 0;
+}
+
+/** The flags of `coleta transfer-emulator`. */
+export interface TransferEmulatorOptions {
+  grpcPort: string;
+  restPort: string;
+  host: string;
+  state?: string;
+  storageUrl?: string;
+}
+
+/** `coleta transfer-emulator`: serves the Storage Transfer Service emulator until SIGINT or SIGTERM. */
+export async function runTransferEmulatorCommand(options: TransferEmulatorOptions) {
+  for (const [flag, value] of [
+    ['--grpc-port', options.grpcPort],
+    ['--rest-port', options.restPort],
+  ] as const) {
+    if (!/^\d+$/.test(value) || Number(value) > 65535)
+      throw new ConfigError(`${flag}: "${value}" is not a port number`);
+  }
+  const storageUrl = options.storageUrl ?? process.env.STORAGE_EMULATOR_HOST ?? 'http://127.0.0.1:4443';
+  if (!/^https?:\/\/[^/]+/.test(storageUrl))
+    throw new ConfigError(`--storage-url: "${storageUrl}" is not an http(s) URL`);
+  const emulator = await startTransferEmulator({
+    host: options.host,
+    grpcPort: Number(options.grpcPort),
+    restPort: Number(options.restPort),
+    ...(options.state ? { stateFile: path.resolve(options.state) } : {}),
+    storage: new Storage({ apiEndpoint: storageUrl, projectId: 'coleta-local' }),
+  });
+  console.log(
+    `transfer emulator: gRPC ${options.host}:${emulator.grpcPort}, REST http://${options.host}:${emulator.restPort}, ` +
+      `sink API ${storageUrl}, state ${options.state ? path.resolve(options.state) : 'in memory'}`,
+  );
+  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+  await emulator.close();
   return 0;
 }

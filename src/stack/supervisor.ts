@@ -1,6 +1,6 @@
 /**
- * The local stack: the Temporal dev server with its Web UI, the Cloud Storage emulator and the HTTP origin
- * of the dataset sample, run as local processes bound to 127.0.0.1, with their logs and state in one data
+ * The local stack: the Temporal dev server with its Web UI, the Cloud Storage emulator, the Storage Transfer
+ * Service emulator and the HTTP origin of the dataset sample, run as local processes bound to 127.0.0.1, with their logs and state in one data
  * folder. `up` checks everything it can before starting anything, starts what is missing and waits until
  * each service answers; `status` says what runs, where and since when; `down` stops it all.
  *
@@ -16,7 +16,7 @@ import { StackRefusal } from './refusal';
 import { registerSearchAttributes, temporalServing } from './temporal-setup';
 
 /** The services of the stack, in start order. */
-export const SERVICE_NAMES = ['temporal', 'storage', 'origin'] as const;
+export const SERVICE_NAMES = ['temporal', 'storage', 'transfer', 'origin'] as const;
 
 /** One service's name. */
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -47,6 +47,7 @@ export function stackPaths(config: StackConfig) {
     logs: path.join(dataDir, 'logs'),
     temporalDb: path.join(dataDir, 'temporal', 'temporal.db'),
     gcsRoot: path.join(dataDir, 'gcs'),
+    transferState: path.join(dataDir, 'transfer', 'state.json'),
     sampleRoot: path.join(dataDir, 'origin'),
   };
 }
@@ -83,7 +84,13 @@ export async function up(config: StackConfig, say: (line: string) => void = () =
 
   const bytesPerMonth = preflightSettings(config);
   await preflightPorts(config);
-  for (const dir of [paths.logs, path.dirname(paths.temporalDb), paths.gcsRoot, paths.sampleRoot]) {
+  for (const dir of [
+    paths.logs,
+    path.dirname(paths.temporalDb),
+    paths.gcsRoot,
+    paths.sampleRoot,
+    path.dirname(paths.transferState),
+  ]) {
     fs.mkdirSync(dir, { recursive: true });
   }
 
@@ -241,6 +248,22 @@ function launch(name: ServiceName, config: StackConfig): ServiceState {
       ];
       addresses = { 'JSON API': `http://127.0.0.1:${ports.gcs}`, bucket: `gs://${config.bucket}` };
       break;
+    case 'transfer':
+      command = process.execPath;
+      args = [
+        path.join(PROJECT_ROOT, 'bin', 'coleta.js'),
+        'transfer-emulator',
+        '--grpc-port',
+        String(ports.transferGrpc),
+        '--rest-port',
+        String(ports.transferRest),
+        '--state',
+        paths.transferState,
+        '--storage-url',
+        `http://127.0.0.1:${ports.gcs}`,
+      ];
+      addresses = { gRPC: `127.0.0.1:${ports.transferGrpc}`, REST: `http://127.0.0.1:${ports.transferRest}` };
+      break;
     case 'origin':
       command = process.execPath;
       args = [
@@ -273,6 +296,8 @@ function answers(name: ServiceName, config: StackConfig): Promise<boolean> {
       );
     case 'storage':
       return httpAnswers(`http://127.0.0.1:${ports.gcs}/storage/v1/b`);
+    case 'transfer':
+      return httpAnswers(`http://127.0.0.1:${ports.transferRest}/v1/googleServiceAccounts/coleta-local`);
     case 'origin':
       return httpAnswers(`http://127.0.0.1:${ports.origin}/healthz`);
   }
