@@ -11,10 +11,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { StorageTransferServiceClient } from '@google-cloud/storage-transfer';
 import type { Origin } from '../src/origin/server';
-import { messageType } from '../src/transfer-emulator/protos';
 import { startTransferEmulator, type Emulator } from '../src/transfer-emulator/server';
 import { smallSample, storageEmulator, tempDir, testOrigin, type StorageEmulator } from './helpers/fixtures';
-import { transferClient, type Transport } from './helpers/transfer';
+import { counter, status, transferClient, waitDone, type Transport } from './helpers/transfer';
 
 const PROJECT = 'coleta-test';
 const BUCKET = 'sts-sink';
@@ -75,47 +74,6 @@ async function createJob(client: StorageTransferServiceClient, name: string, lis
     CALL,
   );
 }
-
-interface Metadata {
-  status?: unknown;
-  counters?: Record<string, unknown>;
-  errorBreakdowns?: {
-    errorCode?: unknown;
-    errorCount?: unknown;
-    errorLogEntries?: { url?: string; errorDetails?: string[] }[];
-  }[];
-  transferJobName?: string;
-  startTime?: unknown;
-  endTime?: unknown;
-}
-
-/**
- * Polls an operation until it is done; returns its metadata, decoded from the Any even when the operation
- * failed (google-gax gives no metadata then).
- */
-async function waitDone(
-  client: StorageTransferServiceClient,
-  name: string,
-): Promise<{ metadata: Metadata; error?: { code?: number; message?: string } }> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const [operation] = await client.operationsClient.getOperation({ name } as never, CALL);
-    if (operation.done) {
-      const any = operation.metadata as { value?: Uint8Array };
-      const type = messageType('google.storagetransfer.v1.TransferOperation');
-      const metadata = type.toObject(type.decode(any.value ?? new Uint8Array()), { enums: String, longs: String });
-      return {
-        metadata: metadata as Metadata,
-        error: operation.error as { code?: number; message?: string } | undefined,
-      };
-    }
-    if (Date.now() > deadline) throw new Error(`${name} did not end`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const counter = (metadata: Metadata, key: string) => Number(metadata.counters?.[key] ?? 0);
-const status = (metadata: Metadata) => String(metadata.status);
 
 for (const transport of ['grpc', 'rest'] as Transport[]) {
   describe(`a run over ${transport}`, () => {

@@ -59,6 +59,7 @@ function buildService(definition: protobuf.Service, core: Core) {
         return;
       }
       Promise.resolve()
+        .then(() => (core.beforeCall as ((method: string) => void) | undefined)?.call(core, method.name))
         .then(() => (handler as (request: object) => unknown).call(core, call.request))
         .then(
           (response) => callback(null, response as object),

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { fromProto3JSON, toProto3JSON, type JSONObject, type JSONValue } from 'proto3-json-serializer';
 import type protobuf from 'protobufjs';
 import { HTTP_STATUS, ServiceError, type CodeName } from './core/errors';
+import type { FaultTable } from './core/faults';
 import type { Core } from './grpc';
 import { OBJECT_OPTIONS, service, SERVICES } from './protos';
 
@@ -23,6 +24,7 @@ interface Route {
   requestType: protobuf.Type;
   responseType: protobuf.Type;
   coreName: string;
+  methodName: string;
   fullName: string;
 }
 
@@ -33,15 +35,23 @@ const OPERATION_RULES: Record<string, { verb: string; path: string; body?: strin
   CancelOperation: { verb: 'post', path: '/v1/{name=transferOperations/**}:cancel', body: '*' },
 };
 
-/** Starts the REST front on `host:port` (0 picks a free port). */
+/** The admin endpoint of the fault table. */
+export const FAULTS_PATH = '/emulator/v1/faults';
+
+/** Starts the REST front on `host:port` (0 picks a free port), with the admin endpoint of `faults`. */
 export async function startRestFront(
   core: Core,
+  faults: FaultTable,
   host: string,
   port: number,
 ): Promise<{ server: http.Server; port: number }> {
   const routes = buildRoutes();
   const server = http.createServer((request, response) => {
-    void handle(core, routes, request, response);
+    if (new URL(request.url ?? '/', 'http://emulator').pathname === FAULTS_PATH) {
+      void handleFaults(faults, request, response);
+    } else {
+      void handle(core, routes, request, response);
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -79,6 +89,7 @@ function buildRoutes(): Route[] {
         requestType: method.resolvedRequestType as protobuf.Type,
         responseType: method.resolvedResponseType as protobuf.Type,
         coreName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+        methodName: method.name,
         fullName: `${definition.fullName.replace(/^\./, '')}.${method.name}`,
       });
     }
@@ -128,6 +139,7 @@ async function handle(core: Core, routes: Route[], request: http.IncomingMessage
     }
     const handler = core[route.coreName];
     if (typeof handler !== 'function') throw new ServiceError('UNIMPLEMENTED', `${route.fullName} is not emulated`);
+    (core.beforeCall as ((method: string) => void) | undefined)?.call(core, route.methodName);
     const internal = route.requestType.toObject(message ?? route.requestType.create(), OBJECT_OPTIONS);
     const result = (await (handler as (request: object) => unknown).call(core, internal)) as object;
     const encoded = toProto3JSON(route.responseType.fromObject(result), { numericEnums });
@@ -136,6 +148,31 @@ async function handle(core: Core, routes: Route[], request: http.IncomingMessage
     const code: CodeName = error instanceof ServiceError ? error.code : 'INTERNAL';
     const message = error instanceof Error ? error.message : String(error);
     send(response, HTTP_STATUS[code], { error: { code: HTTP_STATUS[code], message, status: code } });
+  }
+}
+
+/** GET lists the faults, POST sets those given (JSON), DELETE clears them all. */
+async function handleFaults(faults: FaultTable, request: http.IncomingMessage, response: http.ServerResponse) {
+  try {
+    if (request.method === 'GET') return send(response, 200, faults.list() as unknown as JSONValue);
+    if (request.method === 'DELETE') {
+      faults.clear();
+      return send(response, 200, faults.list() as unknown as JSONValue);
+    }
+    if (request.method === 'POST') {
+      const body = await readBody(request);
+      try {
+        return send(response, 200, faults.set(body) as unknown as JSONValue);
+      } catch (error) {
+        throw new ServiceError('INVALID_ARGUMENT', (error as Error).message);
+      }
+    }
+    throw new ServiceError('INVALID_ARGUMENT', `${request.method ?? ''} is not GET, POST or DELETE`);
+  } catch (error) {
+    const code: CodeName = error instanceof ServiceError ? error.code : 'INTERNAL';
+    send(response, HTTP_STATUS[code], {
+      error: { code: HTTP_STATUS[code], message: (error as Error).message, status: code },
+    });
   }
 }
 

@@ -9,8 +9,9 @@
 import type http from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
 import type { Storage } from '@google-cloud/storage';
+import { FaultTable } from './core/faults';
 import { Operations } from './core/operations';
-import { TransferService } from './core/service';
+import { serviceAgent, TransferService } from './core/service';
 import { StateStore } from './core/store';
 import { startGrpcFront } from './grpc';
 import { startRestFront } from './rest';
@@ -35,6 +36,8 @@ export interface EmulatorOptions {
 export interface Emulator {
   grpcPort: number;
   restPort: number;
+  /** The faults in force, also at `http://<host>:<restPort>/emulator/v1/faults`. */
+  faults: FaultTable;
   /** Stops both fronts, ending open calls. */
   close(): Promise<void>;
 }
@@ -43,17 +46,20 @@ export interface Emulator {
 export async function startTransferEmulator(options: EmulatorOptions): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1';
   const store = new StateStore(options.stateFile);
+  const faults = new FaultTable();
   const operations = new Operations(store, {
     storage: options.storage,
+    faults,
+    serviceAgent: (projectId) => serviceAgent(projectId).accountEmail,
     concurrency: options.concurrency ?? 4,
     fetchAttempts: 5,
   });
-  const core = new TransferService(store, operations);
+  const core = new TransferService(store, operations, faults);
   const facade = core as unknown as Record<string, unknown>;
   const grpcFront = await startGrpcFront(facade, host, options.grpcPort ?? 0);
   let restFront: { server: http.Server; port: number };
   try {
-    restFront = await startRestFront(facade, host, options.restPort ?? 0);
+    restFront = await startRestFront(facade, faults, host, options.restPort ?? 0);
   } catch (error) {
     grpcFront.server.forceShutdown();
     throw error;
@@ -61,6 +67,7 @@ export async function startTransferEmulator(options: EmulatorOptions): Promise<E
   return {
     grpcPort: grpcFront.port,
     restPort: restFront.port,
+    faults,
     async close() {
       await operations.close();
       await closeGrpc(grpcFront.server);

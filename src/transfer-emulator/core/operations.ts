@@ -10,6 +10,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Storage } from '@google-cloud/storage';
 import { ServiceError } from './errors';
+import type { FaultTable } from './faults';
 import { now, type Timestamp, type TransferJob, type TransferSpec } from './jobs';
 import type { StateStore } from './store';
 import { objectNameFor, parseUrlList, UrlListError, type UrlListEntry } from './url-list';
@@ -59,6 +60,7 @@ const ACTIVE: ReadonlySet<OperationStatus> = new Set(['QUEUED', 'IN_PROGRESS', '
 const MAX_LOG_ENTRIES = 5;
 const RPC_CODES: Record<string, number> = {
   NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
   PERMISSION_DENIED: 7,
   FAILED_PRECONDITION: 9,
   INVALID_ARGUMENT: 3,
@@ -81,6 +83,10 @@ class ObjectFailure extends Error {
 export interface TransferSettings {
   /** The Cloud Storage API the sink is written through. */
   storage: Storage;
+  /** Faults in force (byte-rate limit, failing objects, missing permissions). */
+  faults: FaultTable;
+  /** The transfer service agent of a project, named in permission errors. */
+  serviceAgent: (projectId: string) => string;
   /** Objects copied at once. */
   concurrency: number;
   /** Tries to fetch a URL's bytes, resuming with Range after a dropped connection. */
@@ -260,6 +266,21 @@ export class Operations {
     overwrite: string,
   ): Promise<void> {
     const file = bucket.file(objectName);
+    const injected = this.settings.faults.objectFailure(entry.url);
+    const denied = this.settings.faults.missing(bucket.name).includes('storage.objects.create');
+    if (injected || denied) {
+      const failure = injected ?? {
+        code: 'PERMISSION_DENIED',
+        message:
+          `${this.settings.serviceAgent(operation.projectId)} does not have storage.objects.create access to the ` +
+          `Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist).`,
+      };
+      add(operation.counters, 'objectsFromSourceFailed', 1);
+      add(operation.counters, 'bytesFromSourceFailed', entry.size ?? 0);
+      this.recordFailure(operation, entry.url, failure.code, failure.message);
+      this.saveSoon();
+      return;
+    }
     if (overwrite !== 'ALWAYS') {
       const [exists] = await file.exists();
       if (exists) {
@@ -281,11 +302,13 @@ export class Operations {
       const hash = createHash('md5');
       const counting = new Transform({
         transform: (chunk: Buffer, _encoding, callback) => {
-          hash.update(chunk);
-          copied += chunk.length;
-          add(operation.counters, 'bytesCopiedToSink', chunk.length);
-          this.saveSoon();
-          callback(null, chunk);
+          this.settings.faults.throttle(chunk.length).then(() => {
+            hash.update(chunk);
+            copied += chunk.length;
+            add(operation.counters, 'bytesCopiedToSink', chunk.length);
+            this.saveSoon();
+            callback(null, chunk);
+          }, callback);
         },
       });
       const source = Readable.from(this.fetchBytes(entry, controls.abort.signal));

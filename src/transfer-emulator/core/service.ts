@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument, ServiceError } from './errors';
 import { checkJobFields, checkJobName, checkTransferSpec, now, type JobStatus, type TransferJob } from './jobs';
+import type { FaultTable } from './faults';
 import type { Operations, TransferOperation } from './operations';
 import type { StateStore } from './store';
 
@@ -38,16 +39,18 @@ export class TransferService {
   constructor(
     private readonly store: StateStore,
     private readonly operations: Operations,
+    private readonly faults: FaultTable,
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** Called by the fronts before each method: raises an injected fault for it, if one is set. */
+  beforeCall(method: string): void {
+    this.faults.beforeCall(method);
+  }
+
   /** The project's transfer service agent: a stable, made-up account per project, as the service creates one. */
   getGoogleServiceAccount(request: { projectId?: string }): { accountEmail: string; subjectId: string } {
-    const projectId = required(request.projectId, 'project_id');
-    const digest = createHash('sha256').update(projectId).digest();
-    const projectNumber = (digest.readBigUInt64BE(0) % 10n ** 12n).toString();
-    const subjectId = (digest.readBigUInt64BE(8) % 10n ** 21n).toString();
-    return { accountEmail: `project-${projectNumber}@storage-transfer-service.iam.gserviceaccount.com`, subjectId };
+    return serviceAgent(required(request.projectId, 'project_id'));
   }
 
   /** Creates a job under the name given (idempotent for the caller: a taken name is ALREADY_EXISTS) or a new one. */
@@ -63,6 +66,7 @@ export class TransferService {
     }
     checkJobFields(job);
     checkTransferSpec(job.transferSpec);
+    this.checkSinkAccess(job);
     const { state } = this.store;
     let name = job.name;
     if (name) {
@@ -122,7 +126,10 @@ export class TransferService {
       else changed[field] = update[field];
     }
     checkJobFields(changed);
-    if (paths.includes('transfer_spec')) checkTransferSpec(changed.transferSpec);
+    if (paths.includes('transfer_spec')) {
+      checkTransferSpec(changed.transferSpec);
+      this.checkSinkAccess(changed);
+    }
     if (changed.status === 'STATUS_UNSPECIFIED' || changed.status === undefined) {
       throw invalidArgument('transfer_job.status', 'must be ENABLED, DISABLED or DELETED');
     }
@@ -227,6 +234,22 @@ export class TransferService {
     return {};
   }
 
+  /**
+   * The service looks up the sink bucket's location when a job is created, as its service agent: without
+   * `storage.buckets.get` on the bucket the call fails with FAILED_PRECONDITION, in the service's words.
+   */
+  private checkSinkAccess(job: TransferJob): void {
+    const bucket = job.transferSpec?.gcsDataSink?.bucketName as string;
+    if (!this.faults.missing(bucket).includes('storage.buckets.get')) return;
+    const { accountEmail } = this.getGoogleServiceAccount({ projectId: job.projectId });
+    throw new ServiceError(
+      'FAILED_PRECONDITION',
+      `Failed to obtain the location of the GCS bucket ${bucket} Additional details: ${accountEmail} does not have ` +
+        `storage.buckets.get access to the Google Cloud Storage bucket. Permission 'storage.buckets.get' denied on ` +
+        `resource (or it may not exist).`,
+    );
+  }
+
   private job(jobName: string | undefined, projectId: string | undefined): TransferJob {
     const name = required(jobName, 'job_name');
     const project = required(projectId, 'project_id');
@@ -236,6 +259,14 @@ export class TransferService {
     }
     return job;
   }
+}
+
+/** The transfer service agent of a project: a made-up project number and subject id, stable per project. */
+export function serviceAgent(projectId: string): { accountEmail: string; subjectId: string } {
+  const digest = createHash('sha256').update(projectId).digest();
+  const projectNumber = (digest.readBigUInt64BE(0) % 10n ** 12n).toString();
+  const subjectId = (digest.readBigUInt64BE(8) % 10n ** 21n).toString();
+  return { accountEmail: `project-${projectNumber}@storage-transfer-service.iam.gserviceaccount.com`, subjectId };
 }
 
 function required(value: string | undefined, field: string): string {
