@@ -140,6 +140,68 @@ describe('runs, over gRPC', () => {
     assert.equal(counter(metadata, 'objectsFromSourceSkippedBySync'), 1);
   });
 
+  test('a dropped connection is resumed with a Range request, and the object lands whole', async () => {
+    const logged: string[] = [];
+    const flaky = await testOrigin(sampleRoot, (line) => logged.push(line));
+    try {
+      const file = '2019-Oct.csv';
+      flaky.faults.set(`/datasets/marketplace/${file}`, { dropAfterBytes: 100_000, times: 1 });
+      const size = fs.statSync(path.join(sampleRoot, 'datasets/marketplace', file)).size;
+      const job = 'resumed';
+      await createJob(
+        client,
+        job,
+        await urlList(job, [`${flaky.url}/datasets/marketplace/${file}\t${size}\t${md5Of(file)}`]),
+      );
+      const [operation] = await client.runTransferJob({ jobName: `transferJobs/${job}`, projectId: PROJECT }, CALL);
+      const { metadata } = await waitDone(client, operation.name as string);
+      assert.equal(status(metadata), 'SUCCESS');
+      assert.equal(counter(metadata, 'bytesCopiedToSink'), size);
+      const [contents] = await storage.storage
+        .bucket(BUCKET)
+        .file(`${job}/127.0.0.1/datasets/marketplace/${file}`)
+        .download();
+      assert.equal(createHash('md5').update(contents).digest('base64'), md5Of(file));
+      const gets = logged.filter((line) => line.includes(`/datasets/marketplace/${file}`));
+      assert.equal(gets.length, 2, gets.join('\n'));
+      assert.match(gets[1] ?? '', / 206 /, 'the second request asked for the rest');
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  test('overwriteWhen NEVER keeps what is in the sink; ALWAYS copies again', async () => {
+    for (const [overwriteWhen, copied, skipped] of [
+      ['NEVER', 0, 1],
+      ['ALWAYS', 1, 0],
+    ] as const) {
+      const job = `overwrite-${overwriteWhen.toLowerCase()}`;
+      const objectName = `${job}/127.0.0.1/datasets/marketplace/2019-Nov.csv`;
+      await storage.storage.bucket(BUCKET).file(objectName).save('an earlier, different copy');
+      await client.createTransferJob(
+        {
+          transferJob: {
+            name: `transferJobs/${job}`,
+            projectId: PROJECT,
+            status: 'ENABLED',
+            transferSpec: {
+              httpDataSource: { listUrl: await urlList(job, [listLine('2019-Nov.csv')]) },
+              gcsDataSink: { bucketName: BUCKET, path: `${job}/` },
+              transferOptions: { overwriteWhen },
+            },
+          },
+        },
+        CALL,
+      );
+      const [operation] = await client.runTransferJob({ jobName: `transferJobs/${job}`, projectId: PROJECT }, CALL);
+      const { metadata } = await waitDone(client, operation.name as string);
+      assert.equal(counter(metadata, 'objectsCopiedToSink'), copied, overwriteWhen);
+      assert.equal(counter(metadata, 'objectsFromSourceSkippedBySync'), skipped, overwriteWhen);
+      const [contents] = await storage.storage.bucket(BUCKET).file(objectName).download();
+      assert.equal(contents.toString() === 'an earlier, different copy', overwriteWhen === 'NEVER');
+    }
+  });
+
   test('one active operation per job', async () => {
     const job = 'busy';
     await createJob(client, job, await urlList(job, [listLine('2019-Nov.csv')]));

@@ -14,6 +14,8 @@ export interface Fault {
   ignoreRange?: boolean;
   /** Wait this many milliseconds before answering. */
   delayMs?: number;
+  /** Send this many bytes of a GET body, then drop the connection, as a flaky network does. */
+  dropAfterBytes?: number;
   /** Apply to the next N requests only; absent means until cleared. */
   times?: number;
 }
@@ -35,7 +37,7 @@ export class FaultError extends Error {
 
 // long enough to outlast any client timeout a test sets, short enough not to wedge a forgotten run
 const MAX_DELAY_MS = 600_000;
-const FIELDS = new Set(['status', 'omitContentLength', 'ignoreRange', 'delayMs', 'times']);
+const FIELDS = new Set(['status', 'omitContentLength', 'ignoreRange', 'delayMs', 'dropAfterBytes', 'times']);
 
 /** Checks a fault's fields, throwing a {@link FaultError} for the first bad one. */
 export function parseFault(value: unknown, allowed: ReadonlySet<string> = FIELDS): Fault {
@@ -54,10 +56,22 @@ export function parseFault(value: unknown, allowed: ReadonlySet<string> = FIELDS
   }
   if (input.ignoreRange !== undefined) fault.ignoreRange = boolean(input.ignoreRange, 'ignoreRange');
   if (input.delayMs !== undefined) fault.delayMs = integerIn(input.delayMs, 'delayMs', 0, MAX_DELAY_MS);
+  if (input.dropAfterBytes !== undefined) {
+    fault.dropAfterBytes = integerIn(input.dropAfterBytes, 'dropAfterBytes', 0, Number.MAX_SAFE_INTEGER);
+  }
   if (input.times !== undefined) fault.times = integerIn(input.times, 'times', 1, Number.MAX_SAFE_INTEGER);
 
-  if (fault.status === undefined && !fault.omitContentLength && !fault.ignoreRange && !fault.delayMs) {
-    throw new FaultError('fault', 'needs at least one of status, omitContentLength, ignoreRange, delayMs');
+  if (
+    fault.status === undefined &&
+    !fault.omitContentLength &&
+    !fault.ignoreRange &&
+    !fault.delayMs &&
+    fault.dropAfterBytes === undefined
+  ) {
+    throw new FaultError(
+      'fault',
+      'needs at least one of status, omitContentLength, ignoreRange, delayMs, dropAfterBytes',
+    );
   }
   return fault;
 }

@@ -30,6 +30,8 @@ export interface ServeOptions {
   omitContentLength?: boolean;
   /** Answer a Range request with the whole file and announce no range support. */
   ignoreRange?: boolean;
+  /** Send this many bytes of the body, then drop the connection. */
+  dropAfterBytes?: number;
 }
 
 /** A regular file opened for reading, with its metadata taken from the same handle. */
@@ -171,6 +173,21 @@ export async function serveFile(
     },
   });
   try {
+    if (options.dropAfterBytes !== undefined) {
+      // the headers promised more: cutting the connection after part of the body is what a dropped link does
+      const last = Math.min(end, start + options.dropAfterBytes - 1);
+      if (last >= start) {
+        for await (const chunk of file.handle.createReadStream({ start, end: last })) {
+          ex.bytes += (chunk as Buffer).length;
+          if (!ex.res.write(chunk)) await new Promise((resolve) => ex.res.once('drain', resolve));
+        }
+      } else {
+        await file.handle.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      ex.res.socket?.destroy();
+      return;
+    }
     await pipeline(file.handle.createReadStream({ start, end }), counter, ex.res);
   } catch {
     // the client went away or the file failed mid-way: the status is sent, so the short body is the signal

@@ -188,7 +188,11 @@ async function route(ex: Exchange, ctx: Context): Promise<void> {
 
   const fault = ctx.faults.take(ex.path);
   if (fault && !(await applyFault(ex, ctx, fault))) return;
-  const serve: ServeOptions = { omitContentLength: fault?.omitContentLength, ignoreRange: fault?.ignoreRange };
+  const serve: ServeOptions = {
+    omitContentLength: fault?.omitContentLength,
+    ignoreRange: fault?.ignoreRange,
+    dropAfterBytes: fault?.dropAfterBytes,
+  };
 
   if (ex.path === '/healthz') {
     if (allowRead(ex)) sendText(ex, 200, 'ok');
