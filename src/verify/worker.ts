@@ -1,0 +1,33 @@
+/**
+ * The worker thread of the verifier's pool (see `./pool.ts`): runs the tasks it is given one at a time and,
+ * when told to finish, sends back its distinct-value sketches.
+ */
+import { parentPort } from 'node:worker_threads';
+import { newSketches } from './scanner';
+import { runTask } from './tasks';
+import type { FromWorker, ToWorker } from './types';
+
+const port = parentPort;
+if (!port) throw new Error('the verify worker runs as a worker thread');
+
+const sketches = newSketches();
+// tasks run in the order they come, so that a thread's sketches and its results stay consistent
+let queue: Promise<void> = Promise.resolve();
+
+port.on('message', (message: ToWorker) => {
+  queue = queue.then(async () => {
+    if (message.type === 'finish') {
+      send({ type: 'sketches', sketches });
+      return;
+    }
+    try {
+      send({ type: 'done', id: message.id, result: await runTask(message.task, sketches) });
+    } catch (error) {
+      send({ type: 'failed', id: message.id, message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+});
+
+function send(message: FromWorker): void {
+  port?.postMessage(message);
+}
