@@ -130,12 +130,14 @@ export async function runTransferEmulatorCommand(options: TransferEmulatorOption
     ['--grpc-port', options.grpcPort],
     ['--rest-port', options.restPort],
   ] as const) {
-    if (!/^\d+$/.test(value) || Number(value) > 65535)
+    if (!/^\d+$/.test(value) || Number(value) > 65535) {
       throw new ConfigError(`${flag}: "${value}" is not a port number`);
+    }
   }
   const storageUrl = options.storageUrl ?? process.env.STORAGE_EMULATOR_HOST ?? 'http://127.0.0.1:4443';
-  if (!/^https?:\/\/[^/]+/.test(storageUrl))
+  if (!/^https?:\/\/[^/]+/.test(storageUrl)) {
     throw new ConfigError(`--storage-url: "${storageUrl}" is not an http(s) URL`);
+  }
   const emulator = await startTransferEmulator({
     host: options.host,
     grpcPort: Number(options.grpcPort),

@@ -9,7 +9,15 @@ import { FaultError, type FaultTable, parseFault, parseFaultPath } from './fault
 export const ADMIN_FAULTS_PATH = '/_admin/faults';
 
 const MAX_BODY_BYTES = 64 * 1024;
-const FAULT_FIELDS = new Set(['path', 'status', 'omitContentLength', 'ignoreRange', 'delayMs', 'dropAfterBytes', 'times']);
+const FAULT_FIELDS = new Set([
+  'path',
+  'status',
+  'omitContentLength',
+  'ignoreRange',
+  'delayMs',
+  'dropAfterBytes',
+  'times',
+]);
 
 /** Answers a request to {@link ADMIN_FAULTS_PATH}. */
 export async function handleFaultsAdmin(ex: Exchange, faults: FaultTable): Promise<void> {
