@@ -1,7 +1,8 @@
 /**
  * Benchmark of the local sample generator: how fast one month's CSV is synthesised alone (in memory, one
- * thread, no I/O), and how fast the full generation writes it with its gzip and zip, with the peak resident
- * memory. Writes into a temporary folder, removed afterwards.
+ * thread, no I/O), and how fast the full generation writes it with its gzip and zip, how many cores it keeps
+ * busy (its threads together: synthesis, the deflate's blocks, hashing and writing), the sizes of the files
+ * and the peak resident memory. Writes into a temporary folder, removed afterwards.
  *
  * Usage: `node --import tsx bench/sample.ts [size]`, size as in `COLETA_SAMPLE_SIZE` (default 1GiB).
  */
@@ -36,18 +37,26 @@ async function main(): Promise<void> {
   const rows = new MonthRows(Catalog.build(SEED), month, SEED, size);
   const chunk = new Uint8Array(256 * 1024);
   while (rows.fill(chunk) > 0);
-  console.log(`csv-only synthesis: ${megabytesPerSecond(rows.bytes, started)} MB/s (${rows.rows} rows)`);
+  console.log(
+    `synthesis alone (one thread, no I/O): ${megabytesPerSecond(rows.bytes, started)} MB/s (${rows.rows} rows)`,
+  );
   console.log(`peak RSS so far: ${peakRss()}`);
 
   // Step 2: the full generation, csv + gz + zip + manifest
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coleta-bench-sample-'));
   try {
     started = performance.now();
+    const cpu = process.cpuUsage();
     const manifest = await generateSample({ root, seed: SEED, bytesPerMonth: size, months: [MONTH] });
     const [csv, gzip, zip] = manifest.files;
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const elapsed = performance.now() - started;
+    const seconds = (elapsed / 1000).toFixed(1);
+    const used = process.cpuUsage(cpu);
+    // microseconds of CPU over milliseconds of wall time
+    const cores = ((used.user + used.system) / 1000 / elapsed).toFixed(2);
     console.log(
-      `full generation (csv + gz + zip): ${megabytesPerSecond(csv?.bytes ?? 0, started)} MB/s (${seconds} s)`,
+      `full generation (csv + gz + zip): ${megabytesPerSecond(csv?.bytes ?? 0, started)} MB/s (${seconds} s, ` +
+        `${cores} of ${os.cpus().length} cores busy)`,
     );
     for (const file of [csv, gzip, zip]) {
       if (!file) continue;

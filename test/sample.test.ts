@@ -1,19 +1,26 @@
 /**
  * The local sample generator, checked on files it writes into fresh temporary folders: the layout, the
- * schema and shares of the rows, determinism, the gzip and zip against the CSV, the manifest against an
- * independent recomputation, the fast path, and byte sizes as configuration gives them.
+ * schema and shares of the rows, determinism, the gzip and zip against the CSV (read by zlib, by the system's
+ * gzip and unzip and by Python's zipfile where they are installed, and by a parser here), the manifest against
+ * an independent recomputation, the fast path, and byte sizes as configuration gives them. The parallel
+ * deflate and the zip's ZIP64 records are checked on their own too, ZIP64 without writing 4 GiB.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { setTimeout as delay } from 'node:timers/promises';
+import { deflateRawSync, gunzipSync, inflateRawSync } from 'node:zlib';
 import { CRC32C } from '@google-cloud/storage';
 import { crc32 } from '@node-rs/crc32';
 import { COLUMNS, EVENT_TIME_PATTERN, HEADER, MONTHS, USER_SESSION_PATTERN } from '../src/dataset/schema';
 import { generateSample, parseByteSize } from '../src/sample/generate';
+import { gzipTrailer } from '../src/sample/gzip';
+import { ParallelDeflate } from '../src/sample/parallel-deflate';
+import { OneEntryZip } from '../src/sample/zip';
 import {
   KAGGLE_OWNER,
   KAGGLE_SLUG,
@@ -30,6 +37,17 @@ const SHARES: Record<string, { view: number; cart: number; purchase: number; emp
   '2019-Nov': { view: 0.9415, cart: 0.0449, purchase: 0.0136, emptyCategoryCode: 0.324 },
 };
 const TWO_POW_53 = 2n ** 53n;
+/** The time of the zip entries: the Kaggle dataset's current version, to the even second DOS keeps. */
+const ZIP_TIME = '2020-02-03T11:09:26';
+/** Enough for the CSV of any sample here, through a child process's output. */
+const MAX_OUTPUT = 64 * 1024 * 1024;
+
+/** Which independent readers this machine has; the checks through a missing one are skipped. */
+const TOOLS = { gzip: installed('gzip'), unzip: installed('unzip'), python: installed('python3') };
+
+function installed(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
 
 let scratch: string;
 /** Two months of about 5 MB each: enough rows for shares. */
@@ -53,9 +71,13 @@ async function sample(
   return { root, manifest: await generateSample({ root, ...options }) };
 }
 
-/** The CSV files of a sample, by month. */
-function csvFiles(root: string, manifest: SampleManifest): { month: string; file: string }[] {
-  return manifest.months.map((month) => ({ month, file: path.join(root, 'datasets', 'marketplace', `${month}.csv`) }));
+/** The CSV files of a sample, by month, with the zip of each. */
+function csvFiles(root: string, manifest: SampleManifest): { month: string; file: string; zip: string }[] {
+  return manifest.months.map((month) => ({
+    month,
+    file: path.join(root, 'datasets', 'marketplace', `${month}.csv`),
+    zip: path.join(kaggleDatasetDir(root, KAGGLE_OWNER, KAGGLE_SLUG), String(KAGGLE_VERSION), `${month}.csv.zip`),
+  }));
 }
 
 /** The data lines of a CSV (checked elsewhere to end with a newline). */
@@ -86,7 +108,7 @@ function rows(file: string): Row[] {
 }
 
 /** Every sample the tests generated once, for checks that hold on all of them. */
-function allCsv(): { month: string; file: string }[] {
+function allCsv(): { month: string; file: string; zip: string }[] {
   return [...csvFiles(large.root, large.manifest), ...csvFiles(tiny.root, tiny.manifest)];
 }
 
@@ -271,55 +293,375 @@ test('the same seed gives the same files, another seed other files', async () =>
 test('the .csv.gz inflates to the .csv', () => {
   for (const { file } of allCsv()) {
     const gzip = fs.readFileSync(`${file}.gz`);
-    assert.deepEqual([...gzip.subarray(0, 3)], [0x1f, 0x8b, 0x08], 'a gzip header');
+    // no name, no time (so every run writes the same bytes), the fastest level, Unix
+    assert.deepEqual([...gzip.subarray(0, 10)], [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x04, 0x03], 'gzip header');
     assert.ok(gunzipSync(gzip).equals(fs.readFileSync(file)), file);
     assert.ok(gzip.length < fs.statSync(file).size / 2, 'compressed');
   }
 });
 
+test('gzip -t accepts the .csv.gz and gunzip -c gives back the .csv', { skip: !TOOLS.gzip && 'no gzip' }, () => {
+  for (const { file } of allCsv()) {
+    // gzip exits with 1 on an error and 2 on a warning (trailing garbage, for one); both throw here
+    execFileSync('gzip', ['-t', `${file}.gz`]);
+    const csv = execFileSync('gzip', ['-dc', `${file}.gz`], { maxBuffer: MAX_OUTPUT });
+    assert.ok(csv.equals(fs.readFileSync(file)), file);
+  }
+});
+
 test('the zip holds exactly the CSV, deflated, under its name', () => {
-  for (const { month, file } of allCsv()) {
-    const root = file.includes(`${path.sep}tiny${path.sep}`) ? tiny.root : large.root;
-    const zipFile = path.join(
-      kaggleDatasetDir(root, KAGGLE_OWNER, KAGGLE_SLUG),
-      String(KAGGLE_VERSION),
-      `${month}.csv.zip`,
-    );
-    const entries = readZip(fs.readFileSync(zipFile));
+  for (const { month, file, zip } of allCsv()) {
+    const entries = readZip(fs.readFileSync(zip));
     assert.equal(entries.length, 1);
     const csv = fs.readFileSync(file);
     assert.equal(entries[0]?.name, `${month}.csv`);
     assert.equal(entries[0]?.method, 8, 'deflated');
     assert.equal(entries[0]?.crc32, crc32(csv) >>> 0);
-    assert.ok(entries[0]?.data.equals(csv), zipFile);
+    assert.equal(entries[0]?.modified, ZIP_TIME);
+    assert.equal(entries[0]?.zip64, false, 'no ZIP64 records at this size');
+    assert.ok(entries[0]?.data.equals(csv), zip);
   }
 });
 
-/** The entries of a zip, read through its central directory (zip64 not needed at these sizes). */
-function readZip(zip: Buffer): { name: string; method: number; crc32: number; data: Buffer }[] {
+test('unzip -t accepts the zip and unzip -p gives back the CSV', { skip: !TOOLS.unzip && 'no unzip' }, () => {
+  for (const { month, file, zip } of allCsv()) {
+    execFileSync('unzip', ['-tq', zip]);
+    const csv = execFileSync('unzip', ['-p', zip, `${month}.csv`], { maxBuffer: MAX_OUTPUT });
+    assert.ok(csv.equals(fs.readFileSync(file)), zip);
+  }
+});
+
+test("Python's zipfile reads the zip and finds only the CSV", { skip: !TOOLS.python && 'no python3' }, () => {
+  for (const { month, file, zip } of allCsv()) {
+    assert.ok(pythonUnzip(zip, `${month}.csv`).equals(fs.readFileSync(file)), zip);
+  }
+});
+
+/**
+ * A zip's one entry as Python's zipfile reads it, which checks the entry's CRC-32 and the name; throws if
+ * Python finds anything wrong.
+ */
+function pythonUnzip(zip: string, name: string): Buffer {
+  const script = [
+    'import sys, zipfile',
+    'with zipfile.ZipFile(sys.argv[1]) as z:',
+    '    if z.testzip() is not None: sys.exit("bad CRC-32")',
+    '    if z.namelist() != [sys.argv[2]]: sys.exit("entries: %r" % z.namelist())',
+    '    if z.getinfo(sys.argv[2]).compress_type != zipfile.ZIP_DEFLATED: sys.exit("not deflated")',
+    '    sys.stdout.buffer.write(z.read(sys.argv[2]))',
+  ].join('\n');
+  return execFileSync('python3', ['-c', script, zip, name], { maxBuffer: MAX_OUTPUT });
+}
+
+interface ZipEntryRead {
+  name: string;
+  method: number;
+  crc32: number;
+  /** The DOS time, as ISO 8601 without a zone. */
+  modified: string;
+  /** Whether the entry has a ZIP64 extra field. */
+  zip64: boolean;
+  data: Buffer;
+}
+
+/**
+ * The entries of a zip, read through its central directory (ZIP64 end records and extra fields included), each
+ * checked against its local header and its data descriptor.
+ */
+function readZip(zip: Buffer): ZipEntryRead[] {
   const end = zip.length - 22;
   assert.equal(zip.readUInt32LE(end), 0x06054b50, 'end of central directory');
-  const count = zip.readUInt16LE(end + 10);
+  let count = zip.readUInt16LE(end + 10);
   let at = zip.readUInt32LE(end + 16);
+  if (at === 0xffffffff) {
+    assert.equal(zip.readUInt32LE(end - 20), 0x07064b50, 'ZIP64 end locator');
+    const record = Number(zip.readBigUInt64LE(end - 20 + 8));
+    assert.equal(zip.readUInt32LE(record), 0x06064b50, 'ZIP64 end of central directory');
+    count = Number(zip.readBigUInt64LE(record + 32));
+    at = Number(zip.readBigUInt64LE(record + 48));
+  }
   const entries = [];
   for (let i = 0; i < count; i++) {
     assert.equal(zip.readUInt32LE(at), 0x02014b50, 'central directory record');
     const method = zip.readUInt16LE(at + 10);
+    const time = zip.readUInt16LE(at + 12);
+    const date = zip.readUInt16LE(at + 14);
     const crc = zip.readUInt32LE(at + 16);
-    const compressed = zip.readUInt32LE(at + 20);
+    let compressed = zip.readUInt32LE(at + 20);
+    let uncompressed = zip.readUInt32LE(at + 24);
     const nameLength = zip.readUInt16LE(at + 28);
     const extraLength = zip.readUInt16LE(at + 30);
     const commentLength = zip.readUInt16LE(at + 32);
-    const local = zip.readUInt32LE(at + 42);
+    let local = zip.readUInt32LE(at + 42);
     const name = zip.toString('utf8', at + 46, at + 46 + nameLength);
+    const zip64 = readZip64Field(zip.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength));
+    // APPNOTE 4.5.3: only the fields that hold 0xFFFFFFFF are in the extra field, in this order
+    const wide = [...(zip64 ?? [])];
+    if (uncompressed === 0xffffffff) uncompressed = Number(wide.shift());
+    if (compressed === 0xffffffff) compressed = Number(wide.shift());
+    if (local === 0xffffffff) local = Number(wide.shift());
+
     assert.equal(zip.readUInt32LE(local), 0x04034b50, 'local header');
-    const dataStart = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const flags = zip.readUInt16LE(local + 6);
+    const localName = zip.toString('utf8', local + 30, local + 30 + zip.readUInt16LE(local + 26));
+    assert.equal(localName, name, 'the same name in the local header');
+    const localExtra = local + 30 + zip.readUInt16LE(local + 26);
+    const localZip64 = readZip64Field(zip.subarray(localExtra, localExtra + zip.readUInt16LE(local + 28)));
+    const dataStart = localExtra + zip.readUInt16LE(local + 28);
     const raw = zip.subarray(dataStart, dataStart + compressed);
-    entries.push({ name, method, crc32: crc, data: method === 8 ? inflateRawSync(raw) : raw });
+    if (flags & 0x0008) {
+      // the data descriptor's sizes are 8 bytes exactly when the local header has a ZIP64 field
+      const descriptor = dataStart + compressed;
+      assert.equal(zip.readUInt32LE(descriptor), 0x08074b50, 'data descriptor');
+      assert.equal(zip.readUInt32LE(descriptor + 4), crc, 'CRC-32 in the data descriptor');
+      const sizes = localZip64
+        ? [zip.readBigUInt64LE(descriptor + 8), zip.readBigUInt64LE(descriptor + 16)].map(Number)
+        : [zip.readUInt32LE(descriptor + 8), zip.readUInt32LE(descriptor + 12)];
+      assert.deepEqual(sizes, [compressed, uncompressed], 'sizes in the data descriptor');
+    }
+    const data = method === 8 ? inflateRawSync(raw) : raw;
+    assert.equal(data.length, uncompressed, 'uncompressed size');
+    const pad = (value: number): string => String(value).padStart(2, '0');
+    const modified =
+      `${1980 + (date >> 9)}-${pad((date >> 5) & 15)}-${pad(date & 31)}` +
+      `T${pad(time >> 11)}:${pad((time >> 5) & 63)}:${pad((time & 31) * 2)}`;
+    entries.push({ name, method, crc32: crc, modified, zip64: zip64 !== undefined, data });
     at += 46 + nameLength + extraLength + commentLength;
   }
   return entries;
 }
+
+/** The values of the ZIP64 extended information field among a record's extra fields, if it has one. */
+function readZip64Field(extra: Buffer): bigint[] | undefined {
+  for (let at = 0; at + 4 <= extra.length; at += 4 + extra.readUInt16LE(at + 2)) {
+    if (extra.readUInt16LE(at) !== 0x0001) continue;
+    const values = [];
+    for (let value = at + 4; value < at + 4 + extra.readUInt16LE(at + 2); value += 8) {
+      values.push(extra.readBigUInt64LE(value));
+    }
+    return values;
+  }
+  return undefined;
+}
+
+/** A one-entry zip of `data` made as the generator makes one, in memory. */
+async function zipInMemory(name: string, data: Buffer, zip64Limit?: number): Promise<Buffer> {
+  const zip = new OneEntryZip({
+    name,
+    modified: new Date(`${ZIP_TIME}Z`),
+    mode: 0o100644,
+    maxBytes: data.length,
+    zip64Limit,
+  });
+  const { stream, result } = await deflateInBlocks(data, { blockBytes: 64 * 1024, parallel: 2 });
+  const trailer = zip.trailer({
+    crc32: result.crc32,
+    compressedBytes: result.deflatedBytes,
+    uncompressedBytes: result.bytes,
+  });
+  return Buffer.concat([zip.header(), stream, trailer]);
+}
+
+/** `data` through a {@link ParallelDeflate}, written in pieces: the stream, its result and the sink's calls. */
+async function deflateInBlocks(
+  data: Buffer,
+  options: { blockBytes: number; parallel: number; pieceBytes?: number },
+): Promise<{ stream: Buffer; result: Awaited<ReturnType<ParallelDeflate['end']>>; pieces: number }> {
+  const parts: Buffer[] = [];
+  const deflate = new ParallelDeflate({
+    level: 1,
+    blockBytes: options.blockBytes,
+    parallel: options.parallel,
+    sink: async (part) => {
+      parts.push(part);
+    },
+  });
+  const pieceBytes = options.pieceBytes ?? 10_007;
+  for (let at = 0; at < data.length; at += pieceBytes) await deflate.write(data.subarray(at, at + pieceBytes));
+  const result = await deflate.end();
+  return { stream: Buffer.concat(parts), result, pieces: parts.length };
+}
+
+/** The first CSV of the large sample: real rows, to deflate. */
+function largeCsv(): Buffer {
+  return fs.readFileSync(csvFiles(large.root, large.manifest)[0]?.file ?? '');
+}
+
+test('a zip with every ZIP64 record, made small, is read as the same CSV by every reader', async () => {
+  const csv = largeCsv().subarray(0, 500_000);
+  const file = path.join(scratch, 'zip64.csv.zip');
+  // a limit of 0 puts every size and offset in its ZIP64 form, the end records included
+  fs.writeFileSync(file, await zipInMemory('zip64.csv', csv, 0));
+
+  const [entry, ...others] = readZip(fs.readFileSync(file));
+  assert.equal(others.length, 0);
+  assert.equal(entry?.zip64, true);
+  assert.ok(entry?.data.equals(csv));
+  if (TOOLS.unzip) {
+    execFileSync('unzip', ['-tq', file]);
+    assert.ok(execFileSync('unzip', ['-p', file, 'zip64.csv'], { maxBuffer: MAX_OUTPUT }).equals(csv), 'unzip');
+  }
+  if (TOOLS.python) assert.ok(pythonUnzip(file, 'zip64.csv').equals(csv), 'zipfile');
+});
+
+test('sizes and offsets past 4 GiB take their ZIP64 forms', () => {
+  const compressedBytes = 4_500_000_000;
+  const uncompressedBytes = 6_000_000_000;
+  const zip = new OneEntryZip({
+    name: 'big.csv',
+    modified: new Date(`${ZIP_TIME}Z`),
+    mode: 0o100644,
+    maxBytes: uncompressedBytes,
+  });
+  assert.equal(zip.zip64, true);
+
+  const header = zip.header();
+  assert.equal(header.readUInt32LE(0), 0x04034b50);
+  assert.equal(header.readUInt16LE(4), 45, 'version needed: ZIP64');
+  assert.equal(header.readUInt16LE(6) & 0x0008, 0x0008, 'sizes after the data');
+  assert.equal(header.readUInt32LE(18), 0xffffffff, 'compressed size in the extra field');
+  assert.equal(header.readUInt32LE(22), 0xffffffff, 'uncompressed size in the extra field');
+  assert.equal(header.readUInt16LE(26), 'big.csv'.length);
+  assert.deepEqual(readZip64Field(header.subarray(30 + 'big.csv'.length)), [0n, 0n], 'sizes not known yet');
+
+  const trailer = zip.trailer({ crc32: 0xcafebabe, compressedBytes, uncompressedBytes });
+  // the data descriptor, with 8-byte sizes
+  assert.equal(trailer.readUInt32LE(0), 0x08074b50);
+  assert.equal(trailer.readUInt32LE(4), 0xcafebabe);
+  assert.equal(trailer.readBigUInt64LE(8), BigInt(compressedBytes));
+  assert.equal(trailer.readBigUInt64LE(16), BigInt(uncompressedBytes));
+  // the central directory record: both sizes in its ZIP64 field, the local header's offset (0) in its own
+  const central = 24;
+  assert.equal(trailer.readUInt32LE(central), 0x02014b50);
+  assert.equal(trailer.readUInt16LE(central + 6), 45);
+  assert.equal(trailer.readUInt32LE(central + 16), 0xcafebabe);
+  assert.equal(trailer.readUInt32LE(central + 20), 0xffffffff);
+  assert.equal(trailer.readUInt32LE(central + 24), 0xffffffff);
+  assert.equal(trailer.readUInt32LE(central + 42), 0);
+  const extraStart = central + 46 + 'big.csv'.length;
+  const extra = trailer.subarray(extraStart, extraStart + trailer.readUInt16LE(central + 30));
+  assert.deepEqual(readZip64Field(extra), [BigInt(uncompressedBytes), BigInt(compressedBytes)]);
+  const centralBytes = 46 + 'big.csv'.length + extra.length;
+  const centralOffset = header.length + compressedBytes + 24;
+  // the central directory starts past 4 GiB: the ZIP64 end record and its locator say where
+  const record = central + centralBytes;
+  assert.equal(trailer.readUInt32LE(record), 0x06064b50);
+  assert.equal(trailer.readBigUInt64LE(record + 4), 44n);
+  assert.equal(trailer.readBigUInt64LE(record + 24), 1n);
+  assert.equal(trailer.readBigUInt64LE(record + 32), 1n);
+  assert.equal(trailer.readBigUInt64LE(record + 40), BigInt(centralBytes));
+  assert.equal(trailer.readBigUInt64LE(record + 48), BigInt(centralOffset));
+  const locator = record + 56;
+  assert.equal(trailer.readUInt32LE(locator), 0x07064b50);
+  assert.equal(trailer.readBigUInt64LE(locator + 8), BigInt(header.length + compressedBytes + record));
+  assert.equal(trailer.readUInt32LE(locator + 16), 1, 'one disk');
+  const end = locator + 20;
+  assert.equal(trailer.readUInt32LE(end), 0x06054b50);
+  assert.equal(trailer.readUInt16LE(end + 10), 1, 'one entry');
+  assert.equal(trailer.readUInt32LE(end + 12), centralBytes);
+  assert.equal(trailer.readUInt32LE(end + 16), 0xffffffff, 'the offset is in the ZIP64 end record');
+  assert.equal(trailer.length, end + 22);
+});
+
+test('below 4 GiB the zip has no ZIP64 record, and refuses sizes its header was not written for', () => {
+  const zip = new OneEntryZip({
+    name: 'small.csv',
+    modified: new Date(`${ZIP_TIME}Z`),
+    mode: 0o100644,
+    maxBytes: 5_000_000,
+  });
+  assert.equal(zip.zip64, false);
+  const header = zip.header();
+  assert.equal(header.readUInt16LE(4), 20);
+  assert.equal(header.readUInt32LE(18), 0);
+  assert.equal(header.readUInt16LE(28), 0, 'no extra field');
+  const trailer = zip.trailer({ crc32: 1, compressedBytes: 1_500_000, uncompressedBytes: 4_900_000 });
+  assert.equal(trailer.readUInt32LE(8), 1_500_000, '4-byte sizes in the data descriptor');
+  assert.equal(trailer.readUInt32LE(12), 4_900_000);
+  assert.equal(trailer.readUInt32LE(16), 0x02014b50, 'the central directory right after');
+  assert.equal(trailer.readUInt16LE(16 + 30), 0, 'no extra field');
+  assert.equal(trailer.length, 16 + 46 + 'small.csv'.length + 22);
+  assert.equal(trailer.readUInt32LE(trailer.length - 6), header.length + 1_500_000 + 16, 'central directory offset');
+
+  assert.throws(
+    () => zip.trailer({ crc32: 1, compressedBytes: 1_500_000_000, uncompressedBytes: 2 ** 32 }),
+    /local header/,
+  );
+});
+
+test('the gzip trailer holds the CRC-32 and the size modulo 2^32', () => {
+  assert.deepEqual([...gzipTrailer(0x12345678, 5)], [0x78, 0x56, 0x34, 0x12, 5, 0, 0, 0]);
+  assert.deepEqual([...gzipTrailer(0xfedcba98, 2 ** 32 * 3 + 0x0102)], [0x98, 0xba, 0xdc, 0xfe, 0x02, 0x01, 0, 0]);
+});
+
+test('the blocks join into one raw deflate stream of the input, with its CRC-32 and size', async () => {
+  const blockBytes = 64 * 1024;
+  const csv = largeCsv();
+  for (const length of [0, 1, 2 * blockBytes, 2 * blockBytes + 1_000, 1_000_000]) {
+    const input = csv.subarray(0, length);
+    const { stream, result, pieces } = await deflateInBlocks(input, { blockBytes, parallel: 3 });
+    assert.ok(inflateRawSync(stream).equals(input), `${length} bytes`);
+    assert.deepEqual([...stream.subarray(-2)], [0x03, 0x00], 'the final empty block');
+    assert.equal(pieces, Math.ceil(length / blockBytes) + 1, 'one piece a block, then the final block');
+    assert.deepEqual(result, { crc32: crc32(input) >>> 0, bytes: length, deflatedBytes: stream.length });
+  }
+});
+
+test('the stream depends on the input alone, not on how many blocks run at once', async () => {
+  const input = largeCsv().subarray(0, 700_000);
+  const one = await deflateInBlocks(input, { blockBytes: 64 * 1024, parallel: 1, pieceBytes: 65_536 });
+  const four = await deflateInBlocks(input, { blockBytes: 64 * 1024, parallel: 4, pieceBytes: 7_777 });
+  assert.ok(four.stream.equals(one.stream));
+});
+
+test('each block starts from the previous one, so the stream is nearly as small as a single pass', async () => {
+  const input = largeCsv();
+  const single = deflateRawSync(input, { level: 1 }).length;
+  // small blocks, where the loss of every block's first 32 KiB of matches would cost several per cent
+  const { stream } = await deflateInBlocks(input, { blockBytes: 64 * 1024, parallel: 2 });
+  assert.ok(stream.length < single * 1.005, `${stream.length} bytes against ${single} in one pass`);
+});
+
+test('write waits while `parallel` blocks are deflated, so memory stays bounded', async () => {
+  const blockBytes = 32 * 1024;
+  const parallel = 2;
+  let written = 0;
+  const deflate = new ParallelDeflate({
+    level: 1,
+    blockBytes,
+    parallel,
+    sink: async () => {
+      await delay(2);
+      written++;
+    },
+  });
+  const input = largeCsv().subarray(0, 30 * blockBytes);
+  for (let at = 0; at < input.length; at += 5_000) {
+    await deflate.write(input.subarray(at, at + 5_000));
+    const full = Math.floor(Math.min(at + 5_000, input.length) / blockBytes);
+    assert.ok(full - written <= parallel, `${full} blocks taken in, ${written} written out`);
+  }
+  await deflate.end();
+  assert.equal(written, 31);
+});
+
+test('a failing sink fails the deflate, and bad options are refused', async () => {
+  const failure = new Error('disk full');
+  const deflate = new ParallelDeflate({
+    level: 1,
+    blockBytes: 32 * 1024,
+    parallel: 2,
+    sink: () => Promise.reject(failure),
+  });
+  const input = largeCsv().subarray(0, 200_000);
+  await assert.rejects(async () => {
+    for (let at = 0; at < input.length; at += 10_000) await deflate.write(input.subarray(at, at + 10_000));
+    await deflate.end();
+  }, failure);
+  const sink = async (): Promise<void> => undefined;
+  assert.throws(() => new ParallelDeflate({ level: 1, blockBytes: 1024, parallel: 2, sink }), RangeError);
+  assert.throws(() => new ParallelDeflate({ level: 1, blockBytes: 65_536, parallel: 0, sink }), RangeError);
+});
 
 test('the manifest matches an independent recomputation from the files on disk', async () => {
   for (const { root, manifest } of [large, tiny]) {

@@ -4,7 +4,7 @@
  * can be compared with an object's metadata as is.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type FileHandle, open } from 'node:fs/promises';
 import { crc32c } from '@node-rs/crc32';
 import { type SampleFile } from './layout.js';
 
@@ -39,13 +39,36 @@ export class Digest {
   }
 }
 
-/** A pass-through stream that feeds what passes to a {@link Digest}. */
-export function digesting(digest: Digest, highWaterMark?: number): Transform {
-  return new Transform({
-    ...(highWaterMark === undefined ? {} : { highWaterMark }),
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      digest.update(chunk);
-      callback(null, chunk);
-    },
-  });
+/** A file being written, with the {@link Digest} of what was written to it. */
+export class DigestedFile {
+  /** The checksums of the bytes written so far. */
+  readonly digest = new Digest();
+  private readonly handle: FileHandle;
+  private closed = false;
+
+  private constructor(handle: FileHandle) {
+    this.handle = handle;
+  }
+
+  /** Creates (or empties) the file at `file` and opens it for writing. */
+  static async create(file: string): Promise<DigestedFile> {
+    return new DigestedFile(await open(file, 'w'));
+  }
+
+  /** Appends `data`, which must not change until the promise settles. */
+  async write(data: Uint8Array): Promise<void> {
+    this.digest.update(data);
+    // a write may take fewer bytes than it was given; the rest goes in the next one
+    for (let at = 0; at < data.length;) {
+      const { bytesWritten } = await this.handle.write(data, at, data.length - at);
+      at += bytesWritten;
+    }
+  }
+
+  /** Closes the file; calling it again does nothing. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
 }

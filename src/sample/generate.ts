@@ -4,23 +4,19 @@
  * CRC32C, in the layout of `./layout.ts`. The same seed and options give byte-identical files.
  *
  * Files are streamed, never held whole. A worker thread synthesises each month's CSV chunk by chunk, writes it
- * and hands the chunks over (see `./synthesis.ts`); here they go into the zip, whose deflate runs on libuv's
- * threadpool while the next chunks are synthesised, and the gzip is framed from that same deflate stream (see
- * `./gzip-from-zip.ts`). Checksums are computed as the bytes go by. Every file is written under a `.partial`
- * name and renamed once complete, and the manifest comes last, so an interrupted run never leaves a file that
- * looks finished; a later run with the same settings finds the manifest and its files and returns at once.
+ * and hands the chunks over (see `./synthesis.ts`). Here they are deflated once, in blocks on several threads
+ * (see `./parallel-deflate.ts`), and that one deflate stream is framed twice as it comes: as the gzip (see
+ * `./gzip.ts`) and as the zip's one entry (see `./zip.ts`). Checksums are computed as the bytes go by. Every
+ * file is written under a `.partial` name and renamed once complete, and the manifest comes last, so an
+ * interrupted run never leaves a file that looks finished; a later run with the same settings finds the
+ * manifest and its files and returns at once.
  */
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { ZipFile } from 'yazl';
 import { z } from 'zod';
 import { type DatasetMonth, MONTHS } from '../dataset/schema.js';
-import { Digest, digesting } from './digest.js';
-import { GzipFromZip } from './gzip-from-zip.js';
+import { DigestedFile } from './digest.js';
+import { gzipHeader, gzipTrailer } from './gzip.js';
 import {
   KAGGLE_OWNER,
   KAGGLE_SLUG,
@@ -32,7 +28,9 @@ import {
   kaggleDatasetDir,
   manifestPath,
 } from './layout.js';
+import { ParallelDeflate } from './parallel-deflate.js';
 import { type MonthEnd, RowSynthesis } from './synthesis.js';
+import { OneEntryZip } from './zip.js';
 
 export { parseByteSize } from './size.js';
 
@@ -57,22 +55,32 @@ export interface SampleOptions {
   onProgress?: (bytes: number) => void;
 }
 
-/** Bytes of CSV synthesised at a time: large enough to amortise the per-chunk costs of messages and streams. */
+/** Bytes of CSV synthesised at a time: large enough to amortise the per-chunk costs of messages. */
 const CHUNK_BYTES = 256 * 1024;
-/**
- * How far the synthesis worker may run ahead of the zip (8 MiB), and how much each stream of the zip and the
- * gzip may buffer (4 MiB): enough that a stall in one stage is absorbed rather than passed on at once. On two
- * shared cores, stages stall often; with 1 MiB and less the pace measured several MB/s lower.
- */
+/** How far the synthesis worker may run ahead of the deflate (8 MiB): enough to absorb a stall of either. */
 const CHUNKS_AHEAD = 32;
-const SINK_BUFFER = 16 * CHUNK_BYTES;
 /**
- * Deflate level of the zip, whose deflate stream the gzip shares (see `./gzip-from-zip.ts`). Deflate is the
- * slowest stage and runs on one thread. Measured on 200 MB of a 1 GiB month on this project's 2-core machine:
- * level 1 deflates at 68 MB/s to 31 % of the size (as the published files are), zlib's default level 6 at
- * 46 MB/s to 28 %; yazl's stream around level 1 tops out at about 54 MB/s.
+ * Deflate level of the one deflate stream both the gzip and the zip hold. Deflate is by far the slowest stage.
+ * Measured on a 1 GiB month on this project's 2-core machine: level 1 deflates at about 65 MB/s a core to
+ * 31 % of the size (as the published files are), zlib's default level 6 at 46 MB/s to 28 %.
  */
 const DEFLATE_LEVEL = 1;
+/**
+ * The deflate's blocks: CSV bytes per block, and blocks deflated at a time (see `./parallel-deflate.ts`). Each
+ * block starts from the previous one's last 32 KiB, so the stream is as small as a single-threaded one to a
+ * few hundredths of a point. Measured on 512 MiB months on this project's 2-core machine, blocks of 1 to 4 MiB
+ * and 2 to 4 at a time all run at 73 to 85 MB/s with both cores nearly busy; 1 MiB, 3 at a time was among the
+ * fastest and holds the least memory, and leaves one of libuv's four threads free for the file writes.
+ */
+const BLOCK_BYTES = 1024 * 1024;
+const PARALLEL_BLOCKS = 3;
+/**
+ * How far past its target a month's CSV may run, for the bound that decides whether the zip announces ZIP64
+ * sizes (see `./zip.ts`). The CSV ends within a few rows of its target (see `./rows.ts`), far less than this,
+ * and deflates to about a third of it, so its uncompressed size is the one that matters. A tight bound matters
+ * too: an entry announced as ZIP64 that stays under 4 GiB is valid, but not to every streaming reader.
+ */
+const CSV_OVERSHOOT_BYTES = 1024 * 1024;
 
 /**
  * Versions of the Kaggle dataset as the local origin describes them. The published dataset is at version
@@ -92,22 +100,8 @@ const KAGGLE_TITLE = 'eCommerce behavior data from multi-category store';
 const KAGGLE_LICENSE = 'Data files © Original Authors';
 const CURRENT_VERSION = KAGGLE_VERSIONS[KAGGLE_VERSIONS.length - 1] as KaggleDatasetRecord['versions'][number];
 
-/**
- * The zip entries' time: the current version's, in the zip's DOS fields only. DOS times are local times, and
- * yazl takes them from a Date's local fields, so the Date is built from the UTC fields as local ones, and the
- * extended timestamp (a UTC instant) is left out: the zip is then the same bytes in every time zone.
- */
-const ZIP_MTIME = (() => {
-  const utc = new Date(CURRENT_VERSION.creationDate);
-  return new Date(
-    utc.getUTCFullYear(),
-    utc.getUTCMonth(),
-    utc.getUTCDate(),
-    utc.getUTCHours(),
-    utc.getUTCMinutes(),
-    utc.getUTCSeconds(),
-  );
-})();
+/** The zip entry's time: the current version's (see `./zip.ts` for why it is read as UTC). */
+const ZIP_MTIME = new Date(CURRENT_VERSION.creationDate);
 
 /** Settings after validation, with defaults applied. */
 interface Settings {
@@ -215,8 +209,8 @@ function partial(file: string): string {
 }
 
 /**
- * Writes one month's CSV, gzip and zip from one pass of synthesis, and returns their manifest entries in that
- * order.
+ * Writes one month's CSV, gzip and zip from one pass of synthesis and one deflate, and returns their manifest
+ * entries in that order.
  */
 async function writeMonth(
   settings: Settings,
@@ -230,71 +224,71 @@ async function writeMonth(
   const [csvPath, gzipPath, zipPath] = partials as [string, string, string];
   await Promise.all(targets.map((target) => mkdir(path.dirname(target), { recursive: true })));
 
-  const gzipDigest = new Digest();
-  const zipDigest = new Digest();
-  const zipEntry = new PassThrough({ highWaterMark: SINK_BUFFER });
-  const zip = new ZipFile();
-  zip.addReadStream(zipEntry, `${month.name}.csv`, {
-    mtime: ZIP_MTIME,
-    forceDosTimestamp: true,
+  const zip = new OneEntryZip({
+    name: `${month.name}.csv`,
+    modified: ZIP_MTIME,
     mode: 0o100644,
-    compressionLevel: DEFLATE_LEVEL,
+    maxBytes: settings.bytesPerMonth + CSV_OVERSHOOT_BYTES,
   });
-  zip.end();
-  const zipOutput = zip.outputStream;
-  // yazl reports its own failures on the ZipFile; ending its output with them lets the pipeline see them
-  zip.on('error', (error: Error) => {
-    if (zipOutput instanceof Readable) zipOutput.destroy(error);
-  });
-  const gzipOutput = digesting(gzipDigest, SINK_BUFFER);
-  const settled = Promise.all([
-    pipeline(gzipOutput, createWriteStream(gzipPath, { highWaterMark: SINK_BUFFER })),
-    pipeline(
-      zipOutput,
-      new GzipFromZip(gzipOutput, SINK_BUFFER),
-      digesting(zipDigest, SINK_BUFFER),
-      createWriteStream(zipPath, { highWaterMark: SINK_BUFFER }),
-    ),
-  ]);
-  // a failed write must stop the loop, even while it waits for a chunk or a drain that will never come
-  const abort = new AbortController();
-  settled.catch((error: unknown) => abort.abort(error));
-
-  let end: MonthEnd;
+  const opened: DigestedFile[] = [];
   try {
+    const gzipFile = await DigestedFile.create(gzipPath);
+    opened.push(gzipFile);
+    const zipFile = await DigestedFile.create(zipPath);
+    opened.push(zipFile);
+    await gzipFile.write(gzipHeader());
+    await zipFile.write(zip.header());
+    const deflate = new ParallelDeflate({
+      level: DEFLATE_LEVEL,
+      blockBytes: BLOCK_BYTES,
+      parallel: PARALLEL_BLOCKS,
+      sink: async (data) => {
+        await Promise.all([gzipFile.write(data), zipFile.write(data)]);
+      },
+    });
+
     synthesis.startMonth(month.name, settings.bytesPerMonth, csvPath);
+    let end: MonthEnd;
     let bytes = bytesBefore;
     for (;;) {
-      const next = await synthesis.next(abort.signal);
+      const next = await synthesis.next();
       if (!Buffer.isBuffer(next)) {
         end = next;
         break;
       }
-      if (!zipEntry.write(next)) await once(zipEntry, 'drain', { signal: abort.signal });
+      // the worker gets its credit back only once the chunk is taken in: this is what bounds its lead
+      await deflate.write(next);
       synthesis.credit();
       bytes += next.length;
       settings.onProgress?.(bytes);
     }
-    zipEntry.end();
-    await settled;
+    const deflated = await deflate.end();
+    if (deflated.bytes !== end.bytes) {
+      throw new Error(`${month.name}: ${deflated.bytes} bytes deflated of ${end.bytes} bytes of CSV`);
+    }
+
+    await gzipFile.write(gzipTrailer(deflated.crc32, deflated.bytes));
+    await zipFile.write(
+      zip.trailer({
+        crc32: deflated.crc32,
+        compressedBytes: deflated.deflatedBytes,
+        uncompressedBytes: deflated.bytes,
+      }),
+    );
+    await Promise.all(opened.map((file) => file.close()));
+    await Promise.all(targets.map((target) => rename(partial(target), target)));
+    return [
+      { path: names.csv, bytes: end.bytes, md5: end.md5, crc32c: end.crc32c, rows: end.rows },
+      gzipFile.digest.file(names.gzip, end.rows),
+      zipFile.digest.file(names.zip, end.rows),
+    ];
   } catch (error) {
-    const cause: unknown = abort.signal.aborted ? abort.signal.reason : error;
     // the worker may still be writing the CSV: stop it before removing what it wrote
     await synthesis.close();
-    zipEntry.destroy();
-    gzipOutput.destroy();
-    if (zipOutput instanceof Readable) zipOutput.destroy();
-    await settled.catch(() => undefined);
+    await Promise.all(opened.map((file) => file.close().catch(() => undefined)));
     await Promise.all(partials.map((file) => rm(file, { force: true })));
-    throw cause;
+    throw error;
   }
-
-  await Promise.all(targets.map((target) => rename(partial(target), target)));
-  return [
-    { path: names.csv, bytes: end.bytes, md5: end.md5, crc32c: end.crc32c, rows: end.rows },
-    gzipDigest.file(names.gzip, end.rows),
-    zipDigest.file(names.zip, end.rows),
-  ];
 }
 
 /** Writes JSON under a temporary name and renames it, so that a reader never sees half of it. */

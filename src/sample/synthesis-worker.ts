@@ -1,12 +1,11 @@
 /**
  * The worker thread of {@link RowSynthesis} (see `./synthesis.ts`). For one month at a time it synthesises
  * the CSV into fresh buffers, hashes and writes each to the CSV file, and transfers it to the main thread for
- * the zip, as far ahead as the main thread's credit allows.
+ * the gzip and the zip, as far ahead as the main thread's credit allows.
  *
  * The CSV is written here, synchronously, because this thread has nothing else to wait for: the page cache
- * takes a chunk in a fraction of a millisecond, and the main thread is left with the zip, whose deflate
- * advances in small steps that each need a turn of its event loop and whose CRC-32 yazl computes in
- * JavaScript.
+ * takes a chunk in a fraction of a millisecond, and the main thread is left with the deflate, whose blocks
+ * each need a turn of its event loop to be started, and then written out and hashed.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
