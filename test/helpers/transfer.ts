@@ -71,8 +71,9 @@ export async function readOperation(
 export async function waitDone(
   client: StorageTransferServiceClient,
   name: string,
+  timeoutMs = 30_000,
 ): Promise<{ metadata: Metadata; error?: { code?: number; message?: string } }> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const current = await readOperation(client, name);
     if (current.done) return current;
