@@ -128,7 +128,8 @@ async function main(): Promise<void> {
 
     const slower = Math.max(curlMs, uploadMs);
     console.log(
-      `\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+      `\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ` +
+        `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     );
     console.log(`file: ${bytes} bytes; transfer status ${String(metadata.status)}`);
     console.log(`curl download to /dev/null     ${(curlMs / 1000).toFixed(2)} s  ${rate(bytes, curlMs)}`);

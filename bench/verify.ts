@@ -73,7 +73,8 @@ async function main(): Promise<void> {
   try {
     // Step 1: the input, generated and in the page cache
     console.log(
-      `generating ${(size / 1e6).toFixed(0)} MB of ${MONTH} (seed ${SEED}); ${cpus} CPUs; load ${os.loadavg()[0]?.toFixed(2)}`,
+      `generating ${(size / 1e6).toFixed(0)} MB of ${MONTH} (seed ${SEED}); ` +
+        `${cpus} CPUs; load ${os.loadavg()[0]?.toFixed(2)}`,
     );
     await generateSample({ root, seed: SEED, bytesPerMonth: size, months: [MONTH] });
     const file = path.join(root, 'datasets/marketplace', `${MONTH}.csv`);

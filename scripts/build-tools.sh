@@ -20,7 +20,8 @@ if [[ -x $temporal_bin && -x $fake_gcs_bin ]]; then
 fi
 
 if ! command -v go >/dev/null 2>&1; then
-  echo "coleta: Go 1.25 or newer is needed to build the Temporal CLI and fake-gcs-server (https://go.dev/doc/install)," \
+  echo "coleta: Go 1.25 or newer is needed to build the Temporal CLI and fake-gcs-server" \
+    "(https://go.dev/doc/install)," \
     "or put prebuilt binaries at $temporal_bin and $fake_gcs_bin" >&2
   exit 1
 fi

@@ -22,7 +22,8 @@ const KAGGLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export function validateCollectInput(input: CollectInput): CollectInput {
   if (!DATASET_ID.test(input.datasetId)) {
     throw new InputError(
-      `--dataset: "${input.datasetId}" is not a dataset id (lower-case letters, digits and "-", at most 63, starting with a letter or digit)`,
+      `--dataset: "${input.datasetId}" is not a dataset id ` +
+        '(lower-case letters, digits and "-", at most 63, starting with a letter or digit)',
     );
   }
   validateSource(input.source);

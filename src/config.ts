@@ -164,7 +164,10 @@ export function checkBucketName(name: string): string | undefined {
   if (name.length < 3) return `bucket name "${name}" is shorter than 3 characters`;
   if (name.length > 222 || (!name.includes('.') && name.length > 63)) return `bucket name "${name}" is too long`;
   if (!/^[a-z0-9][a-z0-9._-]*[a-z0-9]$/.test(name)) {
-    return `bucket name "${name}" may hold only lower-case letters, digits, "-", "_" and ".", and must start and end with a letter or digit`;
+    return (
+      `bucket name "${name}" may hold only lower-case letters, digits, "-", "_" and ".", ` +
+      'and must start and end with a letter or digit'
+    );
   }
   if (name.split('.').some((part) => part.length === 0 || part.length > 63)) {
     return `bucket name "${name}" has an empty or over-long dot-separated part`;

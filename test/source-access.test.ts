@@ -184,7 +184,8 @@ describe('Kaggle source', () => {
       assert.equal(file.etag, `"${Buffer.from(zip.md5, 'base64').toString('hex')}"`);
       assert.equal(
         file.url,
-        `${origin.url}/api/v1/datasets/download/mkechinov/ecommerce-behavior-data-from-multi-category-store/${file.name}?datasetVersionNumber=8`,
+        `${origin.url}/api/v1/datasets/download/mkechinov/ecommerce-behavior-data-from-multi-category-store/` +
+          `${file.name}?datasetVersionNumber=8`,
       );
     }
   });

@@ -143,7 +143,8 @@ export function formatManifest(manifest: SourceManifest): string {
       ? `Kaggle ${manifest.source.owner}/${manifest.source.slug} version ${manifest.source.version}`
       : 'HTTP';
   return [
-    `source manifest of ${manifest.datasetId} (${source}): ${manifest.files.length} files, ${formatBytes(manifest.totalBytes)}`,
+    `source manifest of ${manifest.datasetId} (${source}): ` +
+      `${manifest.files.length} files, ${formatBytes(manifest.totalBytes)}`,
     `fingerprint ${manifest.fingerprint}`,
     '',
     table(rows),

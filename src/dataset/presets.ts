@@ -53,7 +53,7 @@ export function presets(urls: { originUrl: string; kaggleApiUrl: string }): Pres
     },
     {
       name: 'kaggle',
-      description: `Kaggle ${KAGGLE_OWNER}/${KAGGLE_SLUG} version ${KAGGLE_VERSION} (2019-Oct and 2019-Nov, zipped CSVs)`,
+      description: `Kaggle ${KAGGLE_OWNER}/${KAGGLE_SLUG} version ${KAGGLE_VERSION} (2019-Oct, 2019-Nov, zipped CSVs)`,
       datasetId: 'ecommerce-behavior-kaggle',
       source: {
         kind: 'kaggle',

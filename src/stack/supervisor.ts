@@ -1,8 +1,9 @@
 /**
  * The local stack: the Temporal dev server with its Web UI, the Cloud Storage emulator, the Storage Transfer
- * Service emulator and the HTTP origin of the dataset sample, run as local processes bound to 127.0.0.1, with their logs and state in one data
- * folder. `up` checks everything it can before starting anything, starts what is missing and waits until
- * each service answers; `status` says what runs, where and since when; `down` stops it all.
+ * Service emulator and the HTTP origin of the dataset sample, run as local processes bound to 127.0.0.1,
+ * with their logs and state in one data folder. `up` checks everything it can before starting anything,
+ * starts what is missing and waits until each service answers; `status` says what runs, where and since
+ * when; `down` stops it all.
  *
  * The pids, addresses and start times live in `<data>/stack.json`, so any later command finds the stack.
  */
@@ -109,7 +110,8 @@ export async function up(config: StackConfig, say: (line: string) => void = () =
       if (!ready) {
         const stillAlive = isAlive(service.pid);
         throw new Error(
-          `${name} ${stillAlive ? 'did not answer within 60 s' : 'exited'}; the end of ${service.log}:\n${tail(service.log)}`,
+          `${name} ${stillAlive ? 'did not answer within 60 s' : 'exited'}; ` +
+            `the end of ${service.log}:\n${tail(service.log)}`,
         );
       }
       await afterReady(name, config, say);
@@ -176,7 +178,8 @@ async function preflightPorts(config: StackConfig): Promise<void> {
   for (const [key, port] of Object.entries(config.ports) as [keyof StackConfig['ports'], number][]) {
     if (!(await isPortFree(port))) {
       throw new StackRefusal(
-        `port ${port} on 127.0.0.1 is already in use (${PORT_VARIABLES[key]}): stop what uses it or choose another port`,
+        `port ${port} on 127.0.0.1 is already in use (${PORT_VARIABLES[key]}): ` +
+          'stop what uses it or choose another port',
       );
     }
   }

@@ -78,7 +78,8 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     enterPhase(
       progress,
       'done',
-      `Source manifest ready: ${manifest.files.length} files, ${manifest.totalBytes} bytes (fingerprint ${manifest.fingerprint.slice(0, 12)})`,
+      `Source manifest ready: ${manifest.files.length} files, ${manifest.totalBytes} bytes ` +
+        `(fingerprint ${manifest.fingerprint.slice(0, 12)})`,
     );
     upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'succeeded' }]);
     return { datasetId: input.datasetId, manifest };

@@ -415,7 +415,9 @@ export class Operations {
     const failed = operation.errorBreakdowns.reduce((sum, summary) => sum + Number(summary.errorCount), 0);
     this.finish(operation, 'FAILED', {
       code: RPC_CODES[first.errorCode] ?? (RPC_CODES.UNKNOWN as number),
-      message: `${failed} error${failed === 1 ? '' : 's'} in the transfer; see errorBreakdowns (first: ${first.errorLogEntries[0]?.errorDetails[0] ?? first.errorCode})`,
+      message:
+        `${failed} error${failed === 1 ? '' : 's'} in the transfer; see errorBreakdowns ` +
+        `(first: ${first.errorLogEntries[0]?.errorDetails[0] ?? first.errorCode})`,
     });
   }
 
