@@ -7,34 +7,17 @@
 import { EXAMPLES_PER_KIND } from './scanner';
 import { type BlockResult, type TimeRun, VIOLATION_KINDS, type ViolationExample, type ViolationKind } from './types';
 
-/** The file's counts, joined from its blocks. */
-export interface MergedBlocks {
-  bytes: number;
-  lines: number;
-  rows: number;
-  crlf: number;
-  quotedRows: number;
-  invalidRows: number;
+/**
+ * The file's counts, joined from its blocks: a block's fields, less what only joining needs (its index and time runs),
+ * with the violations gathered by kind and the header known.
+ */
+export type MergedBlocks = Omit<
+  BlockResult,
+  'index' | 'header' | 'violations' | 'examples' | 'headRun' | 'tailRun' | 'oneRun'
+> & {
   header: 'ok' | 'wrong' | 'none';
-  endsWithNewline: boolean;
   violations: Map<ViolationKind, { count: number; examples: ViolationExample[] }>;
-  stopped: boolean;
-  eventTypes: number[];
-  empty: number[];
-  firstTime: number;
-  lastTime: number;
-  minTime: number;
-  maxTime: number;
-  outOfOrder: number;
-  priceCount: number;
-  priceCents: number;
-  priceMin: number;
-  priceMax: number;
-  priceNonPositive: number;
-  categoryMin: string | null;
-  categoryMax: string | null;
-  duplicates: number;
-}
+};
 
 /** Merges block results given in file order (the first block holds line 1). */
 export function mergeBlocks(blocks: readonly BlockResult[]): MergedBlocks {
