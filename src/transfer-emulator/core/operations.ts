@@ -110,14 +110,21 @@ export class Operations {
     private readonly settings: TransferSettings,
     private readonly clock: () => number = Date.now,
   ) {
+    // Operations cut off by a restart carry on, as the service's own do: copying starts over from the URL
+    // list (objects already in the sink are then compared under the job's overwriteWhen), and a paused one
+    // stays paused.
     for (const operation of Object.values(store.state.operations)) {
-      if (ACTIVE.has(operation.status)) {
-        this.finish(operation, 'FAILED', {
-          code: RPC_CODES.UNAVAILABLE as number,
-          message: 'the transfer was interrupted by a restart of the service; run the job again',
-        });
-      }
+      if (ACTIVE.has(operation.status)) this.resumeAfterRestart(operation);
     }
+  }
+
+  private resumeAfterRestart(operation: TransferOperation): void {
+    const paused = operation.status === 'PAUSED';
+    operation.counters = {};
+    operation.errorBreakdowns = [];
+    const controls: Running = { abort: new AbortController(), paused };
+    this.running.set(operation.name, controls);
+    void this.run(operation, controls);
   }
 
   /** Starts a run of `job`; refuses while another run of it is active. */
@@ -204,7 +211,7 @@ export class Operations {
     controls.resume?.();
   }
 
-  /** Stops every running operation (when the emulator closes); they end FAILED at the next start. */
+  /** Stops every running operation (when the emulator closes); they carry on at the next start. */
   async close(): Promise<void> {
     clearTimeout(this.saveTimer);
     for (const controls of this.running.values()) controls.abort.abort('closing');
@@ -212,7 +219,7 @@ export class Operations {
   }
 
   private async run(operation: TransferOperation, controls: Running): Promise<void> {
-    operation.status = 'IN_PROGRESS';
+    operation.status = controls.paused ? 'PAUSED' : 'IN_PROGRESS';
     this.store.save();
     const { httpDataSource, gcsDataSink, transferOptions } = operation.transferSpec;
     let entries: UrlListEntry[];
