@@ -11,6 +11,7 @@ import path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
+import { googleConfig, googleSchema, type GoogleConfig } from './google';
 
 /** Thrown for a setting that is missing or malformed: its message names the variable and what is wrong. */
 export class ConfigError extends Error {
@@ -111,15 +112,17 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
   };
 }
 
-const runtimeSchema = z.object({
-  COLETA_TASK_QUEUE: z.string().min(1).default('coleta'),
-  COLETA_BUCKET: z.string().default('coleta-raw'),
-  COLETA_WEB_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
-  COLETA_ORIGIN_URL: z.url({ protocol: /^https?$/ }).optional(),
-  COLETA_KAGGLE_API_URL: z.url({ protocol: /^https?$/ }).default('https://www.kaggle.com/api/v1'),
-  COLETA_ORIGIN_PORT: port(8090),
-  COLETA_TEMPORAL_UI_PORT: port(8233),
-});
+const runtimeSchema = z
+  .object({
+    COLETA_TASK_QUEUE: z.string().min(1).default('coleta'),
+    COLETA_BUCKET: z.string().default('coleta-raw'),
+    COLETA_WEB_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
+    COLETA_ORIGIN_URL: z.url({ protocol: /^https?$/ }).optional(),
+    COLETA_KAGGLE_API_URL: z.url({ protocol: /^https?$/ }).default('https://www.kaggle.com/api/v1'),
+    COLETA_ORIGIN_PORT: port(8090),
+    COLETA_TEMPORAL_UI_PORT: port(8233),
+  })
+  .extend(googleSchema.shape);
 
 /** Settings of the worker and the client: where Temporal is, which task queue, which bucket, which links. */
 export interface RuntimeConfig {
@@ -132,6 +135,8 @@ export interface RuntimeConfig {
   originUrl: string;
   /** The Kaggle API that the Kaggle presets use. */
   kaggleApiUrl: string;
+  /** Where the Google APIs are: Google Cloud, or the local emulators (see `./google.ts`). */
+  google: GoogleConfig;
 }
 
 /** Reads the worker's and client's settings. */
@@ -152,6 +157,7 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     webUiUrl: (s.COLETA_WEB_UI_URL ?? `http://127.0.0.1:${s.COLETA_TEMPORAL_UI_PORT}`).replace(/\/+$/, ''),
     originUrl: (s.COLETA_ORIGIN_URL ?? `http://127.0.0.1:${s.COLETA_ORIGIN_PORT}`).replace(/\/+$/, ''),
     kaggleApiUrl: s.COLETA_KAGGLE_API_URL.replace(/\/+$/, ''),
+    google: googleConfig(s),
   };
 }
 

@@ -19,6 +19,24 @@ export const FAILURE_TYPES = {
   MissingCredential: { retryable: false },
   /** The request itself is malformed. */
   InvalidInput: { retryable: false },
+  /** The sink bucket does not exist. */
+  BucketNotFound: { retryable: false },
+  /** We cannot write to the sink bucket (our own credentials lack a permission). */
+  BucketNotWritable: { retryable: false },
+  /** The transfer service agent lacks a permission on the sink bucket that a transfer needs. */
+  ServiceAgentLacksPermission: { retryable: false },
+  /** The transfer service refused the job for a reason no retry mends (invalid, precondition, permission). */
+  TransferRefused: { retryable: false },
+  /** The transfer service did not answer well this time (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED). */
+  TransferServiceUnavailable: { retryable: true },
+  /** The transfer operation ended FAILED: the details carry its error breakdown. */
+  TransferFailed: { retryable: false },
+  /** The transfer operation ended ABORTED without this run cancelling it. */
+  TransferAborted: { retryable: false },
+  /** The transfer did not end within the polling deadline. */
+  TransferTimedOut: { retryable: false },
+  /** What landed is not what the source published: see the integrity results in the record. */
+  IntegrityFailed: { retryable: false },
 } as const;
 
 /** The name of a failure type. */

@@ -6,6 +6,7 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivitySettings } from './activities';
+import { GoogleClients } from './activities/google-clients';
 import { loadRuntimeConfig, type RuntimeConfig } from './config';
 
 /** How to make a worker: everything has a default from the configuration. */
@@ -19,17 +20,21 @@ export interface WorkerSetup {
 }
 
 /** The activity settings a worker uses unless told otherwise. */
-export function defaultActivitySettings(env: NodeJS.ProcessEnv = process.env): ActivitySettings {
-  return { requestTimeoutMs: 30_000, concurrency: 4, env };
+export function defaultActivitySettings(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): ActivitySettings {
+  return { requestTimeoutMs: 30_000, concurrency: 4, env, google: config.google };
 }
 
 /**
  * Connects to Temporal and creates the worker, ready to `run()`. The connection returned is the caller's to
  * close after the worker has stopped.
  */
-export async function createWorker(setup: WorkerSetup = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createWorker(
+  setup: WorkerSetup = {},
+): Promise<{ worker: Worker; connection: NativeConnection; clients: GoogleClients }> {
   const config = setup.config ?? loadRuntimeConfig();
   const connection = setup.connection ?? (await NativeConnection.connect(config.temporal.connection));
+  const settings = { ...defaultActivitySettings(config), ...setup.activitySettings };
+  const clients = new GoogleClients(settings.google);
   try {
     const worker = await Worker.create({
       connection,
@@ -38,9 +43,9 @@ export async function createWorker(setup: WorkerSetup = {}): Promise<{ worker: W
       ...(setup.workflowBundle
         ? { workflowBundle: setup.workflowBundle }
         : { workflowsPath: require.resolve('./workflows') }),
-      activities: createActivities({ ...defaultActivitySettings(), ...setup.activitySettings }),
+      activities: createActivities(settings, clients),
     });
-    return { worker, connection };
+    return { worker, connection, clients };
   } catch (error) {
     if (!setup.connection) await connection.close();
     throw error;
@@ -49,10 +54,11 @@ export async function createWorker(setup: WorkerSetup = {}): Promise<{ worker: W
 
 /** Runs a worker until SIGINT or SIGTERM (the SDK's runtime turns these signals into a graceful shutdown). */
 export async function runWorker(): Promise<void> {
-  const { worker, connection } = await createWorker();
+  const { worker, connection, clients } = await createWorker();
   try {
     await worker.run();
   } finally {
+    await clients.close();
     await connection.close();
   }
 }

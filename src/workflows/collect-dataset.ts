@@ -1,22 +1,38 @@
 /**
- * The collection workflow: takes a dataset from its source into the bucket, one step after the other.
+ * The collection workflow: takes a dataset from its source into the bucket, proves it arrived intact, and
+ * documents it, one step after the other:
  *
  * 1. Source access: what the source offers, exactly (the source manifest).
+ * 2. Preflight: the bucket exists and can be written, and the transfer service agent may write to it.
+ * 3. Transfer launch: the URL list, the transfer job (named after the collection, so that every attempt
+ *    finds the same one) and its one operation.
+ * 4. Polling: one heartbeating activity follows the operation to its end, so that the history does not grow
+ *    with the transfer's length; it reports progress at most twenty times, as signals.
+ * 5. Integrity checks: every file present with the published size and checksums, and every row valid.
+ * 6. Documentation: the record, as JSON and Markdown, next to the data; written whatever the outcome.
  *
- * The steps that follow (transfer launch, polling, integrity checks, documentation writes) are added to
- * this function in the same style: each one an activity with its own retry policy, the phase recorded as a
- * search attribute and in the current details, so that operators see in the Web UI where a run is.
+ * Each step is an activity with its own retry policy; the phase is recorded as a search attribute and in the
+ * current details, so that operators see in the Web UI where a run is. Cancelling the run cancels the
+ * transfer in the service and waits for it to stop.
  */
 import {
+  ApplicationFailure,
+  CancellationScope,
   defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
   proxyActivities,
-  setHandler,
   setCurrentDetails,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { TransferProgress } from '../activities/await-transfer';
 import { NON_RETRYABLE_FAILURES } from '../failures';
+import { collectionNames } from '../naming';
+import { RECORD_VERSION, type CollectionRecord, type Outcome, type Problem } from '../record';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE } from '../search-attributes';
 import type { SourceManifest, SourceSpec } from '../source/types';
 
@@ -26,44 +42,131 @@ export interface CollectInput {
   datasetId: string;
   source: SourceSpec;
   sink: { bucket: string; prefix: string };
+  /** How the transfer is followed: poll interval and overall deadline, in milliseconds. */
+  transfer?: { pollIntervalMs?: number; deadlineMs?: number };
 }
 
 /** The steps of a collection, in order. */
-export type Phase = 'source-access' | 'done';
+export const PHASES = [
+  'queued',
+  'source-access',
+  'preflight',
+  'transfer-launch',
+  'transfer',
+  'integrity',
+  'documentation',
+  'done',
+] as const;
+export type Phase = (typeof PHASES)[number];
 
 /** What a run reports while it runs, through {@link progressQuery}. */
 export interface CollectionProgress {
   datasetId: string;
   phase: Phase;
+  outcome: Outcome | 'running';
+  collectionId: string;
   files?: number;
   totalBytes?: number;
+  bytesCopied?: number;
+  objectsCopied?: number;
+  /** Bytes copied over total bytes, 0 to 100. */
+  percent?: number;
+  jobName?: string;
+  operationName?: string;
 }
 
-/** What a run returns. */
+/** What a run returns: where its record is, and the figures of its summary. */
 export interface CollectionResult {
   datasetId: string;
+  collectionId: string;
+  outcome: Outcome;
   manifest: SourceManifest;
+  /** The folder of the collection, `gs://bucket/<prefix><collection id>/`. */
+  folder: string;
+  record: { json: string; markdown: string };
+  transfer: { jobName: string; operationName: string; status: string; objectsCopied: number; bytesCopied: number };
+  integrity: { ok: boolean; files: number; rows: number; invalidRows: number };
+  problems: number;
 }
 
 /** Asks a run where it is. */
 export const progressQuery = defineQuery<CollectionProgress>('progress');
 
+/** Sent by the polling activity as the copy advances. */
+export const transferProgressSignal = defineSignal<[TransferProgress]>('transferProgress');
+
+const DEFAULT_POLL_INTERVAL_MS = 10_000;
+const DEFAULT_DEADLINE_MS = 24 * 3600_000;
+
+/** Exponential backoff from 2 s to a minute; without `maximumAttempts`, until the activity's own timeouts. */
+const retry = (maximumAttempts?: number) => ({
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  ...(maximumAttempts ? { maximumAttempts } : {}),
+  nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+});
+
 const { accessSource } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 8,
-    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-  },
+  retry: retry(8),
+});
+
+const { preflight, launchTransfer, cancelTransfer, writeDocumentation } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: retry(10),
+});
+
+const { checkFile } = proxyActivities<Activities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '1 minute',
+  retry: retry(5),
 });
 
 /** Collects a dataset: see the module comment for the steps. */
 export async function collectDataset(input: CollectInput): Promise<CollectionResult> {
-  const progress: CollectionProgress = { datasetId: input.datasetId, phase: 'source-access' };
+  const info = workflowInfo();
+  const names = collectionNames(input.datasetId, input.sink.prefix, info.runStartTime, info.runId);
+  const progress: CollectionProgress = {
+    datasetId: input.datasetId,
+    phase: 'queued',
+    outcome: 'running',
+    collectionId: names.collectionId,
+  };
+  const record: CollectionRecord = {
+    recordVersion: RECORD_VERSION,
+    datasetId: input.datasetId,
+    collectionId: names.collectionId,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    outcome: 'running',
+    startedAt: info.runStartTime.toISOString(),
+    sink: { bucket: input.sink.bucket, folder: names.folder, dataPath: names.dataPath },
+    transfer: {},
+    transformations: [],
+    problems: [],
+  };
+  const problem = (step: string, what: string, resolution: string) =>
+    record.problems.push({ step, at: new Date().toISOString(), problem: what, resolution } satisfies Problem);
+  const pollIntervalMs = input.transfer?.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const deadlineMs = input.transfer?.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  let transferActive = false;
+
   setHandler(progressQuery, () => progress);
+  setHandler(transferProgressSignal, (update) => {
+    if (update.operationName !== progress.operationName || progress.phase !== 'transfer') return;
+    progress.bytesCopied = update.bytesCopied;
+    progress.objectsCopied = update.objectsCopied;
+    progress.percent = update.percent;
+    setCurrentDetails(
+      details(
+        progress,
+        `Copying: ${update.percent}% (${update.bytesCopied} of ${update.totalBytes} bytes), ` +
+          `${update.objectsCopied} of ${progress.files ?? '?'} files; operation ${update.operationName}`,
+      ),
+    );
+  });
 
   try {
     // Step 1: source access.
@@ -72,28 +175,206 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
       { summary: `Source access: list and probe the files of ${describeSource(input.source)}` },
       [{ datasetId: input.datasetId, source: input.source }],
     );
+    record.source = manifest;
     progress.files = manifest.files.length;
     progress.totalBytes = manifest.totalBytes;
+    progress.bytesCopied = 0;
+    progress.percent = 0;
 
-    enterPhase(
-      progress,
-      'done',
-      `Source manifest ready: ${manifest.files.length} files, ${manifest.totalBytes} bytes ` +
-        `(fingerprint ${manifest.fingerprint.slice(0, 12)})`,
+    // Step 2: preflight.
+    enterPhase(progress, 'preflight', `Checking gs://${input.sink.bucket} and the transfer service agent's access`);
+    const checked = await preflight.executeWithOptions(
+      { summary: `Preflight: bucket gs://${input.sink.bucket} writable, service agent permitted` },
+      [{ bucket: input.sink.bucket, folder: names.folder }],
     );
-    upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'succeeded' }]);
-    return { datasetId: input.datasetId, manifest };
+    record.target = checked.target;
+    record.transfer.serviceAgent = checked.serviceAgent;
+
+    // Step 3: transfer launch.
+    enterPhase(progress, 'transfer-launch', `Writing the URL list and starting ${names.jobName}`);
+    const launched = await launchTransfer.executeWithOptions(
+      { summary: `Transfer launch: ${manifest.files.length} files into gs://${input.sink.bucket}/${names.dataPath}` },
+      [{ manifest, bucket: input.sink.bucket, names }],
+    );
+    transferActive = true;
+    Object.assign(record.transfer, {
+      jobName: launched.jobName,
+      operationName: launched.operationName,
+      urlList: launched.urlList,
+      adoptedJob: launched.adoptedJob,
+      adoptedOperation: launched.adoptedOperation,
+    });
+    if (launched.adoptedJob || launched.adoptedOperation) {
+      problem(
+        'transfer-launch',
+        `an earlier attempt had already made ${launched.adoptedOperation ? 'the job and its operation' : 'the job'}`,
+        `adopted ${launched.adoptedOperation ? launched.operationName : launched.jobName}; nothing was made twice`,
+      );
+    }
+    progress.jobName = launched.jobName;
+    progress.operationName = launched.operationName;
+
+    // Step 4: polling. One activity for the whole wait: its heartbeats carry the state, and a retried or
+    // restarted attempt resumes polling the same operation.
+    enterPhase(progress, 'transfer', `Copying ${manifest.files.length} files with operation ${launched.operationName}`);
+    const { awaitTransfer } = proxyActivities<Activities>({
+      startToCloseTimeout: deadlineMs + 60_000,
+      scheduleToCloseTimeout: deadlineMs + 120_000,
+      heartbeatTimeout: Math.max(30_000, 3 * pollIntervalMs),
+      cancellationType: 'TRY_CANCEL',
+      retry: { ...retry(), maximumInterval: '30 seconds' },
+    });
+    const transferred = await awaitTransfer.executeWithOptions(
+      { summary: `Polling: follow ${launched.operationName} until it ends` },
+      [
+        {
+          operationName: launched.operationName,
+          pollIntervalMs,
+          deadline: new Date(Date.now() + deadlineMs).toISOString(),
+          totalBytes: manifest.totalBytes,
+        },
+      ],
+    );
+    transferActive = false;
+    Object.assign(record.transfer, transferred.report);
+    for (const transient of transferred.transientErrors) {
+      problem('transfer', transient.problem, transient.resolution);
+    }
+    progress.bytesCopied = transferred.report.counters?.bytesCopiedToSink ?? progress.bytesCopied;
+    progress.objectsCopied = transferred.report.counters?.objectsCopiedToSink ?? progress.objectsCopied;
+    progress.percent = 100;
+
+    // Step 5: integrity checks, one activity per file, in parallel across workers.
+    enterPhase(progress, 'integrity', `Verifying ${launched.objects.length} objects against the source manifest`);
+    const files = await Promise.all(
+      manifest.files.map((file, index) =>
+        checkFile.executeWithOptions({ summary: `Integrity: verify ${file.name}` }, [
+          { bucket: input.sink.bucket, object: launched.objects[index] as string, file },
+        ]),
+      ),
+    );
+    const ok = files.every((file) => file.ok);
+    record.integrity = { ok, files };
+    if (!ok) {
+      const bad = files.filter((file) => !file.ok);
+      for (const file of bad) {
+        problem(
+          'integrity',
+          `${file.name}: ${file.problems.join('; ')}`,
+          `the run fails; ${file.object} stays where it landed, marked coleta-integrity=failed, ` +
+            'and this record says the collection is not to be used',
+        );
+      }
+      throw ApplicationFailure.nonRetryable(
+        `integrity check failed for ${bad.map((file) => file.name).join(', ')}: ${bad[0]?.problems[0] ?? ''}`,
+        'IntegrityFailed',
+      );
+    }
+    record.outcome = 'succeeded';
   } catch (error) {
-    upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'failed' }]);
-    setCurrentDetails(`**Failed** in ${progress.phase}: ${error instanceof Error ? error.message : String(error)}`);
+    record.outcome = isCancellation(error) ? 'cancelled' : 'failed';
+    const failure = describeFailure(error);
+    record.failure = { step: progress.phase, type: failure.type, message: failure.message };
+    if (failure.type === 'TransferFailed' || failure.type === 'TransferAborted') {
+      // The operation has ended, and the failure carries its report (with the error breakdown).
+      transferActive = false;
+      const details = failure.details as {
+        report?: object;
+        transientErrors?: { problem: string; resolution: string }[];
+      };
+      Object.assign(record.transfer, details?.report);
+      for (const transient of details?.transientErrors ?? []) {
+        problem('transfer', transient.problem, transient.resolution);
+      }
+    }
+    problem(
+      progress.phase,
+      `${failure.type}: ${failure.message}`,
+      `the run ${record.outcome === 'cancelled' ? 'was cancelled' : 'failed'}`,
+    );
+    if (transferActive && progress.operationName) {
+      // The transfer did not end with the run: cancel it in the service and wait for it to stop, whatever
+      // stopped the run (an operator's cancellation, a deadline, a failure of polling).
+      await CancellationScope.nonCancellable(async () => {
+        try {
+          const stopped = await cancelTransfer.executeWithOptions(
+            { summary: `Cancel: stop ${progress.operationName ?? ''} in the transfer service` },
+            [{ operationName: progress.operationName as string }],
+          );
+          Object.assign(record.transfer, stopped);
+          problem(
+            'transfer',
+            `the transfer was still running when the run stopped`,
+            `cancelled ${progress.operationName ?? ''}: it ended ${stopped.status}`,
+          );
+        } catch (cancelError) {
+          log.error('the transfer could not be cancelled', { error: String(cancelError) });
+          problem(
+            'transfer',
+            `the transfer could not be cancelled: ${describeFailure(cancelError).message}`,
+            'left to the operator: cancel it in the console',
+          );
+        }
+      });
+    }
+    progress.outcome = record.outcome;
+    await CancellationScope.nonCancellable(() => document(progress, record).catch(() => undefined));
+    upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: record.outcome }]);
+    setCurrentDetails(details(progress, `**${record.outcome}** in ${record.failure.step}: ${failure.message}`));
     throw error;
   }
+
+  progress.outcome = 'succeeded';
+  const written = await document(progress, record);
+  enterPhase(progress, 'done', `Collected ${record.source?.files.length ?? 0} files into ${names.folder}`);
+  upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'succeeded' }]);
+  const files = record.integrity?.files ?? [];
+  return {
+    datasetId: input.datasetId,
+    collectionId: names.collectionId,
+    outcome: 'succeeded',
+    manifest: record.source as SourceManifest,
+    folder: `gs://${input.sink.bucket}/${names.folder}`,
+    record: written,
+    transfer: {
+      jobName: record.transfer.jobName ?? '',
+      operationName: record.transfer.operationName ?? '',
+      status: record.transfer.status ?? '',
+      objectsCopied: record.transfer.counters?.objectsCopiedToSink ?? 0,
+      bytesCopied: record.transfer.counters?.bytesCopiedToSink ?? 0,
+    },
+    integrity: {
+      ok: true,
+      files: files.length,
+      rows: files.reduce((sum, file) => sum + (file.rows ?? 0), 0),
+      invalidRows: files.reduce((sum, file) => sum + (file.invalidRows ?? 0), 0),
+    },
+    problems: record.problems.length,
+  };
 }
 
-function enterPhase(progress: CollectionProgress, phase: Phase, details: string): void {
+/** Step 6: writes the record as it stands. */
+async function document(progress: CollectionProgress, record: CollectionRecord) {
+  const previous = progress.phase;
+  enterPhase(progress, 'documentation', `Writing the record of ${record.collectionId}`);
+  record.endedAt = new Date().toISOString();
+  const written = await writeDocumentation.executeWithOptions(
+    { summary: `Documentation: write collection.json and collection.md beside the data` },
+    [record],
+  );
+  if (record.outcome !== 'succeeded') progress.phase = previous;
+  return written;
+}
+
+function enterPhase(progress: CollectionProgress, phase: Phase, text: string): void {
   progress.phase = phase;
   upsertSearchAttributes([{ key: COLLECTION_PHASE, value: phase }]);
-  setCurrentDetails(`**${phase}** (${workflowInfo().workflowId}): ${details}`);
+  setCurrentDetails(details(progress, text));
+}
+
+/** The current details of the run, in Markdown, as the Web UI shows them. */
+function details(progress: CollectionProgress, text: string): string {
+  return `**${progress.phase}** (${progress.collectionId}): ${text}`;
 }
 
 function describeSource(source: SourceSpec): string {
@@ -101,4 +382,15 @@ function describeSource(source: SourceSpec): string {
     return `Kaggle ${source.owner}/${source.slug}${source.version ? ` version ${source.version}` : ''}`;
   }
   return `${source.urls.length} HTTP file${source.urls.length === 1 ? '' : 's'}`;
+}
+
+/** The innermost failure's type and message: the one that says what went wrong. */
+function describeFailure(error: unknown): { type: string; message: string; details?: unknown } {
+  let found: { type: string; message: string; details?: unknown } = { type: 'Error', message: String(error) };
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure) {
+      found = { type: cause.type ?? 'ApplicationFailure', message: cause.message, details: cause.details?.[0] };
+    } else found = { type: cause.name, message: cause.message };
+  }
+  return found;
 }

@@ -11,10 +11,12 @@ import { Storage } from '@google-cloud/storage';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadRuntimeConfig, loadStackConfig } from '../../src/config';
+import type { GoogleConfig } from '../../src/google';
 import { startOrigin, type Origin } from '../../src/origin/server';
 import { generateSample } from '../../src/sample/generate';
 import type { SampleManifest } from '../../src/sample/layout';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../../src/search-attributes';
+import { startTransferEmulator, type Emulator } from '../../src/transfer-emulator/server';
 import { createWorker } from '../../src/worker';
 
 /** Kaggle credentials the test origin accepts. */
@@ -73,45 +75,98 @@ export function devServer(): Promise<TestWorkflowEnvironment> {
   });
 }
 
-/** A dev server, the origin over a small sample, and a worker serving the collection on `taskQueue`. */
+/**
+ * Everything a collection runs against, all real and local: a dev server, the storage emulator, the transfer
+ * emulator writing into it, the origin over a small sample, and a worker serving the collection on
+ * `taskQueue` in this process.
+ */
 export interface CollectionHarness {
   env: TestWorkflowEnvironment;
   origin: Origin;
   sample: { root: string; manifest: SampleManifest };
+  storage: StorageEmulator;
+  transfer: Emulator;
+  /** Where the worker finds the Google APIs. */
+  google: GoogleConfig;
+  /** The environment that points a worker process (`src/worker.ts`) at this harness. */
+  workerEnv: NodeJS.ProcessEnv;
   taskQueue: string;
+  /** Creates a bucket in the storage emulator (once). */
+  bucket(name: string): Promise<void>;
+  /** Stops the transfer emulator and starts it again on the same ports and state. */
+  restartTransfer(): Promise<void>;
+  /** Stops the worker of this process (to run one in another process instead). */
+  stopWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts a {@link CollectionHarness}; `stop()` ends the worker, the origin and the server. */
+/** Starts a {@link CollectionHarness}; `stop()` ends everything it started. */
 export async function collectionHarness(taskQueue: string): Promise<CollectionHarness> {
-  const [env, sample, workflowBundle] = await Promise.all([
+  const [env, sample, workflowBundle, storage] = await Promise.all([
     devServer(),
     smallSample(),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger() }),
+    storageEmulator(),
   ]);
   const origin = await testOrigin(sample.root);
-  const { worker } = await createWorker({
-    config: loadRuntimeConfig({ COLETA_TASK_QUEUE: taskQueue }),
+  const stateFile = path.join(tempDir('transfer'), 'state.json');
+  let transfer = await startTransferEmulator({ stateFile, storage: storage.storage });
+  const workerEnv: NodeJS.ProcessEnv = {
+    COLETA_TASK_QUEUE: taskQueue,
+    TEMPORAL_ADDRESS: env.address,
+    STORAGE_EMULATOR_HOST: storage.url,
+    COLETA_TRANSFER_ENDPOINT: `127.0.0.1:${transfer.grpcPort}`,
+    COLETA_TRANSFER_REST_PORT: String(transfer.restPort),
+    KAGGLE_USERNAME: KAGGLE_TEST_CREDENTIALS.username,
+    KAGGLE_KEY: KAGGLE_TEST_CREDENTIALS.key,
+  };
+  const config = loadRuntimeConfig(workerEnv);
+  const { worker, clients } = await createWorker({
+    config,
     connection: env.nativeConnection,
     workflowBundle,
-    activitySettings: {
-      requestTimeoutMs: 2000,
-      env: { KAGGLE_USERNAME: KAGGLE_TEST_CREDENTIALS.username, KAGGLE_KEY: KAGGLE_TEST_CREDENTIALS.key },
-    },
+    activitySettings: { requestTimeoutMs: 2000, env: workerEnv, verifyThreads: 1 },
   });
   const running = worker.run();
-  return {
+  let workerStopped = false;
+  const buckets = new Set<string>();
+  const harness: CollectionHarness = {
     env,
     origin,
     sample,
+    storage,
+    get transfer() {
+      return transfer;
+    },
+    google: config.google,
+    workerEnv,
     taskQueue,
-    async stop() {
+    async bucket(name) {
+      if (buckets.has(name)) return;
+      await storage.storage.createBucket(name);
+      buckets.add(name);
+    },
+    async restartTransfer() {
+      const { grpcPort, restPort } = transfer;
+      await transfer.close();
+      transfer = await startTransferEmulator({ stateFile, storage: storage.storage, grpcPort, restPort });
+    },
+    async stopWorker() {
+      if (workerStopped) return;
+      workerStopped = true;
       worker.shutdown();
       await running;
+      await clients.close();
+    },
+    async stop() {
+      await harness.stopWorker();
+      await transfer.close();
       await origin.close();
+      await storage.stop();
       await env.teardown();
     },
   };
+  return harness;
 }
 
 /** A logger that drops everything, for the bundler's chatter. */

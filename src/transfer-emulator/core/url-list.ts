@@ -60,8 +60,5 @@ export function parseUrlList(text: string): UrlListEntry[] {
   return entries;
 }
 
-/** The object name a URL lands under: `<sink path><host>/<path>`, the port dropped, as the service names it. */
-export function objectNameFor(url: string, sinkPath: string): string {
-  const parsed = new URL(url);
-  return `${sinkPath}${parsed.hostname}${decodeURIComponent(parsed.pathname)}`;
-}
+/** The object name a URL lands under: the rule is the product's own, shared so that the two cannot drift. */
+export { objectNameFor } from '../../transfer/url-list';

@@ -1,0 +1,220 @@
+/**
+ * Step 4 of a collection, polling: follows the run's own transfer operation, by name, until it ends. One
+ * activity covers the whole wait, so the workflow history holds a handful of events however long the
+ * transfer runs.
+ *
+ * - Each poll heartbeats the operation's name, status and counters, and the transient errors met so far. A
+ *   retried or restarted attempt (after a worker crash, the heartbeat timeout) reads them back and resumes
+ *   polling the same operation: polling never launches anything.
+ * - UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED are retried here, with exponential backoff, and
+ *   recorded; any other error of the service stops the step.
+ * - FAILED and ABORTED end the step with a typed, non-retryable failure that carries the error breakdown.
+ * - Past the deadline the step fails with TransferTimedOut; the workflow then cancels the transfer.
+ * - As the copy advances it signals the workflow at each 5 % step (at most twenty signals per run), so that
+ *   the progress query and the Web UI show the bytes copied without the history growing with time.
+ *
+ * `cancelTransfer` is the workflow's cleanup: it cancels the operation in the service and waits until it
+ * has stopped, returning how it ended.
+ */
+import { activityInfo, cancellationSignal, getClient, heartbeat, log, sleep } from '@temporalio/activity';
+import { failure } from '../failures';
+import { grpcCode, TRANSIENT_CODES } from '../google';
+import type { TransferReport } from '../record';
+import { ENDED, readOperationState, type OperationState } from '../transfer/operation';
+import type { GoogleClients } from './google-clients';
+
+/** What polling needs. */
+export interface AwaitTransferInput {
+  operationName: string;
+  pollIntervalMs: number;
+  /** When to give up (ISO 8601). */
+  deadline: string;
+  /** The manifest's total, for the percentage before the service has counted the bytes. */
+  totalBytes: number;
+}
+
+/** What the workflow is told as the copy advances. */
+export interface TransferProgress {
+  operationName: string;
+  status: string;
+  bytesCopied: number;
+  objectsCopied: number;
+  totalBytes: number;
+  percent: number;
+}
+
+/** A transient error that polling rode out. */
+export interface TransientError {
+  problem: string;
+  resolution: string;
+}
+
+/** The heartbeat: enough to resume on another attempt. */
+interface PollState {
+  operationName: string;
+  status: string;
+  counters: Record<string, number>;
+  polls: number;
+  transientErrors: TransientError[];
+  /** The last percentage step signalled. */
+  signalled: number;
+}
+
+/** The result: the operation's final report, and what was ridden out on the way. */
+export interface AwaitTransferResult {
+  report: TransferReport;
+  transientErrors: TransientError[];
+}
+
+const MAX_BACKOFF_MS = 60_000;
+/** Transient errors kept in the heartbeat and the record; more are counted in the last one. */
+const MAX_RECORDED = 20;
+
+/** Makes the polling activity and the cancelling one. */
+export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: number) {
+  const call = { timeout: requestTimeoutMs, maxRetries: 0 };
+
+  async function getOperation(name: string): Promise<OperationState> {
+    const [operation] = await clients.transfer.operationsClient.getOperation({ name } as never, call as never);
+    return readOperationState(operation);
+  }
+
+  async function awaitTransfer(input: AwaitTransferInput): Promise<AwaitTransferResult> {
+    const previous = activityInfo().heartbeatDetails as PollState | undefined;
+    const state: PollState =
+      previous?.operationName === input.operationName
+        ? previous
+        : {
+            operationName: input.operationName,
+            status: 'UNKNOWN',
+            counters: {},
+            polls: 0,
+            transientErrors: [],
+            signalled: -1,
+          };
+    if (previous) log.info('resuming polling', { operation: input.operationName, polls: state.polls });
+    const deadline = Date.parse(input.deadline);
+    const signal = cancellationSignal();
+    let failuresInARow = 0;
+
+    for (;;) {
+      let current: OperationState | undefined;
+      try {
+        current = await getOperation(input.operationName);
+        failuresInARow = 0;
+      } catch (error) {
+        const code = grpcCode(error);
+        if (!code || !TRANSIENT_CODES.has(code)) {
+          if (signal.aborted) throw error;
+          throw failure(
+            code === 'NOT_FOUND' ? 'TransferFailed' : 'TransferServiceUnavailable',
+            `GetOperation ${input.operationName}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+        failuresInARow += 1;
+        const backoff = Math.min(MAX_BACKOFF_MS, input.pollIntervalMs * 2 ** failuresInARow);
+        recordTransient(state, code, backoff);
+        log.warn('transient error while polling', { operation: input.operationName, code, backoffMs: backoff });
+        heartbeat(state);
+        await sleep(backoff);
+        continue;
+      }
+      state.polls += 1;
+      state.status = current.report.status;
+      state.counters = current.report.counters ?? {};
+      heartbeat(state);
+      await reportProgress(state, input.totalBytes);
+
+      if (current.done || ENDED.has(current.report.status)) return ended(current, state);
+      if (Date.now() > deadline) {
+        throw failure(
+          'TransferTimedOut',
+          `${input.operationName} had not ended by the deadline (${input.deadline}); it was ${state.status}`,
+          { operationName: input.operationName, counters: state.counters },
+        );
+      }
+      await sleep(input.pollIntervalMs);
+    }
+  }
+
+  async function cancelTransfer(input: { operationName: string }): Promise<TransferReport> {
+    try {
+      await clients.transfer.operationsClient.cancelOperation({ name: input.operationName } as never, call as never);
+    } catch (error) {
+      // An operation that has already ended cannot be cancelled: read how it ended.
+      const code = grpcCode(error);
+      if (code !== 'FAILED_PRECONDITION' && code !== 'INVALID_ARGUMENT') throw error;
+    }
+    for (;;) {
+      const current = await getOperation(input.operationName);
+      heartbeat(current.report.status);
+      if (current.done || ENDED.has(current.report.status)) {
+        log.info('transfer cancelled', { operation: input.operationName, status: current.report.status });
+        return { ...current.report, cancelledByRun: current.report.status === 'ABORTED' };
+      }
+      await sleep(500);
+    }
+  }
+
+  return { awaitTransfer, cancelTransfer };
+}
+
+/** Signals the workflow when the copy crosses another 5 % step; a failed signal is only logged. */
+async function reportProgress(state: PollState, manifestTotal: number): Promise<void> {
+  const totalBytes = state.counters.bytesFoundFromSource || manifestTotal;
+  const bytesCopied = state.counters.bytesCopiedToSink ?? 0;
+  const percent = totalBytes > 0 ? Math.min(100, Math.floor((bytesCopied / totalBytes) * 100)) : 0;
+  const step = Math.floor(percent / 5);
+  if (step <= state.signalled) return;
+  state.signalled = step;
+  const progress: TransferProgress = {
+    operationName: state.operationName,
+    status: state.status,
+    bytesCopied,
+    objectsCopied: state.counters.objectsCopiedToSink ?? 0,
+    totalBytes,
+    percent,
+  };
+  const { workflowExecution } = activityInfo();
+  if (!workflowExecution) return;
+  try {
+    await getClient()
+      .workflow.getHandle(workflowExecution.workflowId, workflowExecution.runId)
+      .signal('transferProgress', progress);
+  } catch (error) {
+    log.warn('progress could not be signalled', { error: String(error) });
+  }
+}
+
+function recordTransient(state: PollState, code: string, backoffMs: number): void {
+  const entry = {
+    problem: `GetOperation answered ${code}`,
+    resolution: `retried after ${Math.round(backoffMs / 100) / 10} s`,
+  };
+  if (state.transientErrors.length < MAX_RECORDED) state.transientErrors.push(entry);
+  else {
+    const last = state.transientErrors[MAX_RECORDED - 1] as TransientError;
+    last.problem = `GetOperation answered UNAVAILABLE, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED again (more than ${MAX_RECORDED} times)`;
+    last.resolution = 'retried with backoff each time';
+  }
+}
+
+function ended(current: OperationState, state: PollState): AwaitTransferResult {
+  const report: TransferReport = { ...current.report, polls: state.polls };
+  const status = current.report.status;
+  if (status === 'SUCCESS') return { report, transientErrors: state.transientErrors };
+  const breakdown = (current.report.errorBreakdowns ?? [])
+    .map(
+      (entry) =>
+        `${entry.errorCount} ${entry.errorCode}${entry.examples[0] ? ` (e.g. ${entry.examples[0].url}: ${entry.examples[0].details[0] ?? ''})` : ''}`,
+    )
+    .join('; ');
+  const text =
+    `${state.operationName} ended ${status}` +
+    (current.error ? `: ${current.error.message}` : '') +
+    (breakdown ? `; errors: ${breakdown}` : '');
+  throw failure(status === 'ABORTED' ? 'TransferAborted' : 'TransferFailed', text, {
+    report,
+    transientErrors: state.transientErrors,
+  });
+}

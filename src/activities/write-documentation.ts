@@ -1,0 +1,229 @@
+/**
+ * Step 6 of a collection, documentation: writes the collection's record next to its data, as
+ * `collection.json` (for machines) and `collection.md` (for people), whatever the outcome: a failed or
+ * cancelled run documents as far as it got. Rewriting them is harmless, so retries are safe.
+ */
+import { log } from '@temporalio/activity';
+import type { CollectionRecord, FileIntegrity } from '../record';
+import type { GoogleClients } from './google-clients';
+
+/** Where the record was written. */
+export interface WrittenRecord {
+  json: string;
+  markdown: string;
+}
+
+/** Makes the activity. */
+export function makeWriteDocumentation(clients: GoogleClients) {
+  return async function writeDocumentation(record: CollectionRecord): Promise<WrittenRecord> {
+    const bucket = clients.storage.bucket(record.sink.bucket);
+    const folder = record.sink.folder;
+    const json = `${folder}collection.json`;
+    const markdown = `${folder}collection.md`;
+    await Promise.all([
+      bucket.file(json).save(`${JSON.stringify(record, null, 2)}\n`, {
+        resumable: false,
+        contentType: 'application/json',
+      }),
+      bucket.file(markdown).save(renderMarkdown(record), { resumable: false, contentType: 'text/markdown' }),
+    ]);
+    log.info('record written', { collection: record.collectionId, outcome: record.outcome });
+    return { json: `gs://${record.sink.bucket}/${json}`, markdown: `gs://${record.sink.bucket}/${markdown}` };
+  };
+}
+
+/** The record as a Markdown page. */
+export function renderMarkdown(record: CollectionRecord): string {
+  const lines: string[] = [];
+  const push = (...more: string[]) => lines.push(...more);
+  push(`# Collection ${record.collectionId}`, '');
+  push(
+    table([
+      ['', ''],
+      ['Dataset', `\`${record.datasetId}\``],
+      [
+        'Outcome',
+        `**${record.outcome}**${record.failure ? ` in ${record.failure.step}: ${record.failure.message}` : ''}`,
+      ],
+      ['Started', record.startedAt],
+      ['Ended', record.endedAt ?? '-'],
+      ['Data', `\`gs://${record.sink.bucket}/${record.sink.dataPath}\``],
+      ['Workflow', `\`${record.workflowId}\` run \`${record.runId}\``],
+      ['Cloud APIs', record.target ?? '-'],
+    ]),
+    '',
+  );
+  if (record.outcome !== 'succeeded') {
+    push(
+      `> **Do not use this collection.** It did not finish with its data proven intact. ` +
+        'Objects that failed the integrity check carry the metadata `coleta-integrity: failed`.',
+      '',
+    );
+  }
+
+  push('## Source', '');
+  const source = record.source;
+  if (!source) push('Source access did not finish.', '');
+  else {
+    const from =
+      source.source.kind === 'kaggle'
+        ? `Kaggle dataset \`${source.source.owner}/${source.source.slug}\`, version ${source.source.version}`
+        : 'HTTP(S) URLs';
+    push(`${from}, read ${source.accessedAt}; fingerprint \`${source.fingerprint}\`.`, '');
+    push(
+      table([
+        ['File', 'URL', 'Bytes', 'MD5', 'CRC32C', 'ETag', 'Last modified'],
+        ...source.files.map((file) => [
+          file.name,
+          file.url,
+          String(file.size),
+          file.md5 ?? '-',
+          file.crc32c ?? '-',
+          file.etag ?? '-',
+          file.lastModified ?? '-',
+        ]),
+      ]),
+      '',
+    );
+  }
+
+  push('## Extraction', '');
+  const transfer = record.transfer;
+  push(
+    table([
+      ['', ''],
+      ['Service agent', transfer.serviceAgent ?? '-'],
+      ['Transfer job', transfer.jobName ? `\`${transfer.jobName}\`${transfer.adoptedJob ? ' (adopted)' : ''}` : '-'],
+      [
+        'Operation',
+        transfer.operationName ? `\`${transfer.operationName}\`${transfer.adoptedOperation ? ' (adopted)' : ''}` : '-',
+      ],
+      ['URL list', transfer.urlList ? `\`${transfer.urlList}\`` : '-'],
+      ['Status', transfer.status ?? '-'],
+      ['Started', transfer.startTime ?? '-'],
+      ['Ended', transfer.endTime ?? '-'],
+      ['Polls', transfer.polls === undefined ? '-' : String(transfer.polls)],
+      ...Object.entries(transfer.counters ?? {}).map(([name, value]) => [name, String(value)]),
+    ]),
+    '',
+  );
+  for (const breakdown of transfer.errorBreakdowns ?? []) {
+    push(`- ${breakdown.errorCount} × ${breakdown.errorCode}`);
+    for (const example of breakdown.examples) push(`  - ${example.url}: ${example.details.join(' ')}`);
+  }
+  if (transfer.errorBreakdowns?.length) push('');
+
+  push('## Problems met', '');
+  if (record.problems.length === 0) push('None.', '');
+  else {
+    push(
+      table([
+        ['When', 'Step', 'Problem', 'Resolution'],
+        ...record.problems.map((problem) => [problem.at, problem.step, problem.problem, problem.resolution]),
+      ]),
+      '',
+    );
+  }
+
+  push('## Preliminary transformations', '');
+  push(
+    record.transformations.length === 0
+      ? 'None: the files are stored byte for byte as the source published them.'
+      : record.transformations.map((item) => `- ${item}`).join('\n'),
+    '',
+  );
+
+  push('## Integrity', '');
+  if (!record.integrity) push('The integrity checks did not run.', '');
+  else {
+    push(`**${record.integrity.ok ? 'All files intact.' : 'Some files failed.'}**`, '');
+    push(
+      table([
+        ['File', 'Present', 'Bytes', 'MD5', 'CRC32C', 'Header', 'Rows', 'Invalid rows', 'Result'],
+        ...record.integrity.files.map((file) => [
+          file.name,
+          file.present ? 'yes' : 'no',
+          `${file.size ?? '-'} of ${file.expectedSize}`,
+          checksumCell(file, 'md5'),
+          checksumCell(file, 'crc32c'),
+          file.header ?? '-',
+          String(file.rows ?? '-'),
+          String(file.invalidRows ?? '-'),
+          file.ok ? 'ok' : file.problems.join('; '),
+        ]),
+      ]),
+      '',
+    );
+    for (const file of record.integrity.files) {
+      for (const violation of file.violations ?? []) {
+        push(`- ${file.name}: ${violation.count} × ${violation.kind} (${violation.meaning})`);
+        for (const example of violation.examples) push(`  - line ${example.line}: \`${example.text}\``);
+      }
+    }
+    push('');
+    push('## Data profile', '');
+    for (const file of record.integrity.files) {
+      if (file.profile) push(...profileLines(file), '');
+    }
+  }
+  return `${lines
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
+}
+
+function checksumCell(file: FileIntegrity, algorithm: 'md5' | 'crc32c'): string {
+  const value = algorithm === 'md5' ? file.md5 : file.crc32c;
+  const checks = file.checksums.filter((check) => check.algorithm === algorithm);
+  if (!value) return '-';
+  const verdict = checks.length === 0 ? '' : checks.every((check) => check.match) ? ' ✓' : ' ✗';
+  return `\`${value}\`${verdict}`;
+}
+
+function profileLines(file: FileIntegrity): string[] {
+  const p = file.profile as {
+    firstEventTime?: string | null;
+    lastEventTime?: string | null;
+    outOfOrderRows?: number;
+    eventTypes?: Record<string, { rows: number; share: number }>;
+    emptyValues?: Record<string, { rows: number; share: number }>;
+    price?: { min: number | null; max: number | null; mean: number | null; nonPositiveRows: number };
+    distinctUsers?: { estimate: number; relativeError: number };
+    distinctSessions?: { estimate: number; relativeError: number };
+    duplicateRows?: number;
+  };
+  const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
+  const estimate = (value?: { estimate: number; relativeError: number }) =>
+    value ? `about ${value.estimate} (± ${percent(value.relativeError)})` : '-';
+  return [
+    `### ${file.name}`,
+    '',
+    `- rows: ${file.rows ?? 0}; events from ${p.firstEventTime ?? '-'} to ${p.lastEventTime ?? '-'}, ` +
+      `${p.outOfOrderRows ?? 0} out of time order`,
+    `- event types: ${Object.entries(p.eventTypes ?? {})
+      .map(([name, share]) => `${name} ${percent(share.share)}`)
+      .join(', ')}`,
+    `- empty values: ${
+      Object.entries(p.emptyValues ?? {})
+        .filter(([, share]) => share.rows > 0)
+        .map(([name, share]) => `${name} ${percent(share.share)}`)
+        .join(', ') || 'none'
+    }`,
+    `- price: min ${p.price?.min ?? '-'}, max ${p.price?.max ?? '-'}, mean ${
+      p.price?.mean === null || p.price?.mean === undefined ? '-' : p.price.mean.toFixed(2)
+    }, ${p.price?.nonPositiveRows ?? 0} rows at or below 0`,
+    `- distinct users ${estimate(p.distinctUsers)}, sessions ${estimate(p.distinctSessions)}`,
+    `- duplicate rows: ${p.duplicateRows ?? 0}`,
+  ];
+}
+
+/** A Markdown table; the first row is the header. Pipes in cells are escaped. */
+function table(rows: string[][]): string {
+  const escape = (cell: string) => cell.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const [head = [], ...body] = rows;
+  return [
+    `| ${head.map(escape).join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...body.map((row) => `| ${row.map(escape).join(' | ')} |`),
+  ].join('\n');
+}
