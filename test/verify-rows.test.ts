@@ -1,7 +1,8 @@
 /**
  * The verifier on hand-made files: each kind of violation counted with its line numbers, the line ends and
  * quoting it must accept, the edge cases of empty, header-only, wrong-header and truncated gzip inputs, and
- * the same report whether a file is scanned by one thread or cut into ranges and blocks.
+ * the same report whether a file is scanned by one thread or cut into ranges and blocks, and the fast path
+ * counting exactly as the general one.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { HEADER } from '../src/dataset/schema';
+import { BlockScanner, bytesEqual, newSketches, notDigit, notHex } from '../src/verify/scanner';
 import { verify, type VerifyOptions } from '../src/verify/verify';
 import type { VerifyReport, ViolationKind } from '../src/verify/types';
 import { tempDir } from './helpers/fixtures';
@@ -267,5 +269,136 @@ describe('split over threads', () => {
       assert.ok(split.parts > 1, JSON.stringify(option));
       assert.deepEqual(strip(split), strip(single), JSON.stringify(option));
     }
+  });
+});
+
+describe('the fast path', () => {
+  /** Scans a CSV in chunks of `chunk` bytes, with or without the fast path. */
+  const scan = (text: Buffer, fastPath: boolean, chunk: number) => {
+    const sketches = newSketches();
+    const scanner = new BlockScanner(0, sketches, { first: true, failFast: false, fastPath });
+    for (let i = 0; i < text.length; i += chunk) scanner.feed(text.subarray(i, i + chunk));
+    return { result: scanner.finish(), sketches };
+  };
+  const same = (text: Buffer, what: string) => {
+    for (const chunk of [text.length, 1000, 64, 7]) {
+      assert.deepEqual(scan(text, true, chunk), scan(text, false, chunk), `${what}, chunks of ${chunk}`);
+    }
+  };
+
+  test('counts exactly as the general path, on rows of every shape', () => {
+    const base = GOOD[0] as string;
+    const variants = [
+      ...GOOD,
+      base.replace(',2103807459595387724,', ',210380745959538772,'), // 18 digits: taken by the general path
+      base.replace(',2103807459595387724,', ',9223372036854775807,'),
+      base.replace(',2103807459595387724,', ',9223372036854775808,'),
+      base.replace(',2103807459595387724,', ',21038074595953877240,'),
+      base.replace(',44600062,', ',123456789012345,').replace(',541312140,', ',999999999999999,'),
+      base.replace(',44600062,', ',1234567890123456,'),
+      base.replace(',44600062,', ',7,').replace(',541312140,', ',0,'),
+      base.replace(',35.79,', ',-0.5,'),
+      base.replace(',35.79,', ',5,'),
+      base.replace(',35.79,', ',5.,'),
+      base.replace(',35.79,', ',.5,'),
+      base.replace(',35.79,', ',1.2345678,'),
+      base.replace(',shiseido,', ',ação,'),
+      base.replace(',shiseido,', ',a\rb,'),
+      base.replace('view', 'remove_from_cart'),
+      base.replace('view', 'purchase'),
+      base.replace('view', 'View'),
+      base.replace('view', 'views'),
+      base.replace('72d76fde', '72D76FDE'),
+      base.replace('72d76fde', '72d76fdg'),
+      base.replace('72d76fde-8bb3', '72d76fde08bb3'),
+      `${base}x`,
+      base.slice(0, -1),
+      base.replace('00:00:00', '23:59:59'),
+      base.replace('00:00:00', '24:00:00'),
+      base.replace('00:00:00', '00:00:60'),
+      base.replace('00:00:00', '00:60:00'),
+      base.replace('2019-10-01', '2019-00-01'),
+      base.replace(' UTC', ' utc'),
+      base.replace(/,[^,]*$/, ','),
+      `${base.replace(/,[^,]*$/, ',')}\r`,
+      `${base}\r`,
+      base.replace('shiseido', '"shi,seido"'),
+      HEADER,
+      '',
+    ];
+    same(Buffer.from(csv(...variants, ...variants.map((row) => row.replace('00:00:00', '00:00:01')))), 'variants');
+    // a second at a time over two minutes and a day, then back in time
+    const times = Array.from(
+      { length: 150 },
+      (_, i) =>
+        `2019-10-0${1 + Math.floor(i / 120)} 00:0${Math.floor(i / 60) % 2}:${String(i % 60).padStart(2, '0')} UTC`,
+    );
+    same(
+      Buffer.from(
+        csv(...[...times, ...times.slice(0, 5)].map((time) => base.replace('2019-10-01 00:00:00 UTC', time))),
+      ),
+      'times',
+    );
+  });
+
+  test('its checks of 4 bytes at a time find whether a byte fails, and the first that does', () => {
+    const isDigit = (byte: number) => byte >= 0x30 && byte <= 0x39;
+    const isHex = (byte: number) => isDigit(byte) || (byte >= 0x61 && byte <= 0x66);
+    const words: number[] = [];
+    for (let byte = 0; byte < 256; byte += 1) {
+      for (let place = 0; place < 4; place += 1) {
+        for (const fill of [0x00, 0x2c, 0x30, 0x61, 0x7f, 0x80, 0xff]) {
+          const bytes = [fill, fill, fill, fill];
+          bytes[place] = byte;
+          words.push(Buffer.from(bytes).readInt32LE(0));
+        }
+      }
+    }
+    // the lowest flag, as the place of its byte (4: none)
+    const first = (flags: number) => (flags === 0 ? 4 : (31 - Math.clz32(flags & -flags)) >> 3);
+    for (const word of words) {
+      const bytes = [0, 1, 2, 3].map((k) => (word >>> (8 * k)) & 0xff);
+      const firstFailing = (fails: (byte: number) => boolean) => {
+        const place = bytes.findIndex(fails);
+        return place < 0 ? 4 : place;
+      };
+      assert.equal(
+        first(notDigit(word)),
+        firstFailing((byte) => !isDigit(byte)),
+        word.toString(16),
+      );
+      assert.equal(
+        first(notHex(word)),
+        firstFailing((byte) => !isHex(byte)),
+        word.toString(16),
+      );
+      // exact for every byte
+      const commas = bytes.reduce((all, byte, k) => all | (byte === 0x2c ? 0x80 << (8 * k) : 0), 0);
+      assert.equal(bytesEqual(word, 0x2c2c2c2c), commas, word.toString(16));
+    }
+  });
+
+  test('counts exactly as the general path, on rows damaged at random', () => {
+    // a seeded generator (mulberry32), so that a failure can be replayed
+    let seed = 46;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const bytes = Buffer.from('0159afgA-.,:" \r\nU\u00e7');
+    const rows: string[] = [];
+    for (let i = 0; i < 4000; i += 1) {
+      const row = Buffer.from(GOOD[i % GOOD.length] as string, 'latin1');
+      for (let k = Math.floor(random() * 3); k >= 0; k -= 1) {
+        row[Math.floor(random() * row.length)] = bytes[Math.floor(random() * bytes.length)] as number;
+      }
+      rows.push(row.toString('latin1'));
+    }
+    const text = Buffer.from(csv(...rows), 'latin1');
+    same(text, 'damaged rows');
+    // most damaged rows are still found: the fast path gave way to the general one for them
+    assert.ok(scan(text, true, text.length).result.invalidRows > 2000);
   });
 });
