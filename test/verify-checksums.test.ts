@@ -122,7 +122,7 @@ describe('ranges verified by threads', () => {
     const expected = files.find((file) => file.path.endsWith('.csv.gz'));
     assert.ok(expected);
     const report = await verify(gzip, { threads: 2, minParallelBytes: 0, blockBytes: 256 * 1024 });
-    assert.equal(report.gzip, true);
+    assert.equal(report.packaging, 'gzip');
     assert.equal(report.crc32c, expected.crc32c);
     assert.equal(report.md5, null);
     assert.equal(report.rows, expected.rows);

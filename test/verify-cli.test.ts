@@ -1,6 +1,7 @@
 /**
  * `coleta verify` as data engineers run it: the summary and `--json`, exit codes 0, 1 and 2, and objects in
- * Cloud Storage, read from the real fake-gcs-server by byte ranges and compared with the object's metadata.
+ * Cloud Storage (a CSV, a gzip, a zip), read from the real fake-gcs-server by byte ranges or streamed, and
+ * compared with the object's metadata.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -106,6 +107,11 @@ describe('coleta verify on Cloud Storage objects', () => {
     for (const name of ['2019-Oct.csv', '2019-Oct.csv.gz']) {
       await bucket.upload(path.join(sampleRoot, 'datasets/marketplace', name), { destination: `raw/${name}` });
     }
+    // the Kaggle-style zip, under its name and under one that does not say it is a zip
+    const zip = files.find((file) => file.path.endsWith('.csv.zip'));
+    for (const destination of ['raw/2019-Oct.csv.zip', 'raw/kaggle-download']) {
+      await bucket.upload(path.join(sampleRoot, zip?.path ?? ''), { destination });
+    }
   });
   after(() => server?.kill());
 
@@ -145,6 +151,26 @@ describe('coleta verify on Cloud Storage objects', () => {
     );
     assert.equal(report.md5, expected?.md5);
     assert.equal(report.rows, expected?.rows);
+  });
+
+  test('a zip object, named so or not, is streamed once: its CSV validated, its checksums matching', async () => {
+    const expected = files.find((file) => file.path.endsWith('.csv.zip'));
+    for (const object of ['raw/2019-Oct.csv.zip', 'raw/kaggle-download']) {
+      const result = await run([`gs://verify-bucket/${object}`, '--md5', '--threads', '2']);
+      assert.equal(result.code, 0, result.stderr + result.stdout.slice(0, 2000));
+      const report = JSON.parse(result.stdout) as VerifyReport;
+      assert.equal(report.packaging, 'zip', object);
+      assert.equal(report.mode, 'blocks');
+      assert.deepEqual(
+        report.checks.map((check) => [check.algorithm, check.match]),
+        [
+          ['crc32c', true],
+          ['md5', true],
+        ],
+      );
+      assert.equal(report.md5, expected?.md5);
+      assert.equal(report.rows, expected?.rows);
+    }
   });
 
   test('a missing object is bad input', async () => {

@@ -1,7 +1,7 @@
 /**
  * The verifier on hand-made files: each kind of violation counted with its line numbers, the line ends and
  * quoting it must accept, the edge cases of empty, header-only, wrong-header and truncated gzip inputs, and
- * the same report whether a file is scanned by one thread or cut into ranges and blocks, and the fast path
+ * the same report whether a file is scanned by one thread or cut into ranges and chunks, and the fast path
  * counting exactly as the general one.
  */
 import assert from 'node:assert/strict';
@@ -203,7 +203,7 @@ describe('edge cases', () => {
     const gzip = gzipSync(csv(...GOOD));
     const report = await verify(write(gzip, '.csv.gz'), { md5: true });
     assert.ok(report.ok, report.problems.join('; '));
-    assert.equal(report.gzip, true);
+    assert.equal(report.packaging, 'gzip');
     assert.equal(report.bytes, gzip.length);
     assert.equal(report.md5, (await import('node:crypto')).createHash('md5').update(gzip).digest('base64'));
     assert.equal(report.rows, 4);
@@ -263,12 +263,29 @@ describe('split over threads', () => {
       { threads: 5, minParallelBytes: 0 },
       { threads: 3, minParallelBytes: 0, md5: true, blockBytes: 4096 },
       { threads: 1, md5: true, blockBytes: 1000 },
+      // chunks shorter than a line: most hold no line end, and the header spans three
+      { threads: 2, minParallelBytes: 0, md5: true, blockBytes: 37 },
+      { threads: 1, md5: true, blockBytes: 13 },
     ];
     for (const option of options) {
       const split = await verify(file, option);
       assert.ok(split.parts > 1, JSON.stringify(option));
       assert.deepEqual(strip(split), strip(single), JSON.stringify(option));
     }
+    // and inflated from a gzip, in chunks
+    const gzip = await verify(write(gzipSync(fs.readFileSync(file)), '.csv.gz'), {
+      minParallelBytes: 0,
+      blockBytes: 999,
+    });
+    assert.equal(gzip.packaging, 'gzip');
+    const packed = (report: VerifyReport) => ({
+      ...strip(report),
+      source: '',
+      packaging: 'none',
+      gzip: false,
+      bytes: 0,
+    });
+    assert.deepEqual(packed(gzip), { ...packed(single), crc32c: gzip.crc32c });
   });
 });
 

@@ -7,9 +7,10 @@ const percent = (share: number) => `${(share * 100).toFixed(share > 0 && share <
 /** The report as text, ending with the verdict. */
 export function formatReport(report: VerifyReport): string {
   const out: string[] = [];
-  const size = report.gzip
-    ? `${formatBytes(report.bytes)} gzip, ${formatBytes(report.csvBytes)} of CSV`
-    : formatBytes(report.bytes);
+  const size =
+    report.packaging === 'none'
+      ? formatBytes(report.bytes)
+      : `${formatBytes(report.bytes)} ${report.packaging}, ${formatBytes(report.csvBytes)} of CSV`;
   out.push(`verified ${report.source} (${size}) in ${(report.elapsedMs / 1000).toFixed(1)} s`);
   out.push(`  split    ${report.parts} ${report.mode} over ${report.threads} thread${report.threads === 1 ? '' : 's'}`);
   out.push(`  crc32c   ${report.crc32c ?? '-'}`);

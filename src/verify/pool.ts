@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { hllMerge } from './hyperloglog';
 import { newSketches } from './scanner';
 import { runTask } from './tasks';
-import type { BlockResult, FromWorker, RangeResult, Sketches, ToWorker, VerifyTask } from './types';
+import type { FromWorker, Sketches, TaskResult, ToWorker, VerifyTask } from './types';
 
 /** Runs verify tasks and collects the threads' sketches. */
 export interface TaskPool {
@@ -15,8 +15,8 @@ export interface TaskPool {
   readonly threads: number;
   /** Tasks given and not yet done. */
   readonly inFlight: number;
-  /** Runs a task; a block task's buffer is transferred to the thread, so the caller must not keep it. */
-  run(task: VerifyTask): Promise<BlockResult | RangeResult>;
+  /** Runs a task; a chunk task's buffer is transferred to the thread, so the caller must not keep it. */
+  run(task: VerifyTask): Promise<TaskResult>;
   /** Waits for the tasks in flight, and returns the merged sketches of all threads; the pool is closed. */
   finish(): Promise<Sketches>;
   /** Stops at once, dropping what runs (after a failure, or at a fail-fast stop). */
@@ -30,7 +30,7 @@ export class InlinePool implements TaskPool {
   private readonly sketches = newSketches();
   private last: Promise<unknown> = Promise.resolve();
 
-  run(task: VerifyTask): Promise<BlockResult | RangeResult> {
+  run(task: VerifyTask): Promise<TaskResult> {
     this.inFlight += 1;
     const result = this.last.then(() => runTask(task, this.sketches));
     this.last = result.catch(() => undefined);
@@ -46,7 +46,7 @@ export class InlinePool implements TaskPool {
 }
 
 interface Pending {
-  resolve(result: BlockResult | RangeResult): void;
+  resolve(result: TaskResult): void;
   reject(error: Error): void;
 }
 
@@ -80,7 +80,7 @@ export class ThreadPool implements TaskPool {
     return this.pending.size;
   }
 
-  run(task: VerifyTask): Promise<BlockResult | RangeResult> {
+  run(task: VerifyTask): Promise<TaskResult> {
     if (this.failure) return Promise.reject(this.failure);
     const slot = this.workers.reduce((best, candidate) => (candidate.inFlight < best.inFlight ? candidate : best));
     const id = this.nextId++;
@@ -88,7 +88,7 @@ export class ThreadPool implements TaskPool {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const message: ToWorker = { type: 'task', id, task };
-      slot.worker.postMessage(message, task.type === 'block' ? [task.buffer] : []);
+      slot.worker.postMessage(message, task.type === 'chunk' ? [task.buffer] : []);
     });
   }
 

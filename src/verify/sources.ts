@@ -1,7 +1,8 @@
 /**
- * The inputs the verifier reads: a local file (plain or gzip) or a Cloud Storage object named
- * `gs://bucket/object`. Each is opened as a whole stream, or as a byte range that a worker thread reads on
- * its own (a positioned read of the file, or a ranged download of the object), never held whole in memory.
+ * The inputs the verifier reads: a local file (a plain CSV, a gzip, or a zip of one CSV) or a Cloud Storage
+ * object named `gs://bucket/object`. Each is opened as a whole stream, or as a byte range that a worker thread
+ * reads on its own (a positioned read of the file, or a ranged download of the object), never held whole in
+ * memory.
  *
  * Cloud Storage is reached with the official client, which honours `STORAGE_EMULATOR_HOST`, so the same
  * code reads the local emulator and the real service.
@@ -12,7 +13,8 @@ import type * as StorageModule from '@google-cloud/storage';
 import type { Storage } from '@google-cloud/storage';
 import { checkBucketName } from '../config';
 import { InputError } from '../collection';
-import type { ByteSource } from './types';
+import type { ByteSource, Packaging } from './types';
+import { hasZipMagic, localHeaderMethod, readZipLayout, ZipProblem, type ZipLayout } from './zip';
 
 /** Bytes read at a time from a local file. */
 export const READ_BYTES = 1024 * 1024;
@@ -24,7 +26,12 @@ export type Target = { kind: 'file'; path: string } | { kind: 'gs'; bucket: stri
 export interface InputInfo {
   source: ByteSource;
   size: number;
-  gzip: boolean;
+  packaging: Packaging;
+  /**
+   * For a zip: its central directory, or what keeps it from being read (a sentence for the report) with the
+   * compression method of the first local header, when there is one to read from.
+   */
+  zip?: ZipLayout | { problem: string; method?: number };
   /** Checksums the store reports (Cloud Storage's object metadata), base64. */
   stored: { crc32c?: string; md5?: string };
 }
@@ -73,8 +80,15 @@ export function storageClient(options: StorageOptions = {}): Storage {
   }
 }
 
-/** Looks the input up: size, gzip or not, stored checksums. Throws an {@link InputError} when it is missing. */
+/**
+ * Looks the input up: size, packaging, a zip's central directory, stored checksums. Throws an
+ * {@link InputError} when it is missing.
+ */
 export async function inspect(target: Target, storage: StorageOptions = {}): Promise<InputInfo> {
+  let source: ByteSource;
+  let size: number;
+  let named: Packaging = 'none';
+  const stored: InputInfo['stored'] = {};
   if (target.kind === 'file') {
     let stat: fs.Stats;
     try {
@@ -84,41 +98,52 @@ export async function inspect(target: Target, storage: StorageOptions = {}): Pro
       throw new InputError(`${target.path}: ${missing ? 'no such file' : (error as Error).message}`);
     }
     if (!stat.isFile()) throw new InputError(`${target.path}: not a regular file`);
-    return {
-      source: { kind: 'file', path: target.path },
-      size: stat.size,
-      gzip: await hasGzipMagic(target.path),
-      stored: {},
-    };
+    source = { kind: 'file', path: target.path };
+    size = stat.size;
+  } else {
+    const file = storageClient(storage).bucket(target.bucket).file(target.object);
+    let metadata;
+    try {
+      [metadata] = await file.getMetadata();
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code === 404) throw new InputError(`gs://${target.bucket}/${target.object}: no such object`);
+      throw error;
+    }
+    if (metadata.crc32c) stored.crc32c = metadata.crc32c;
+    if (metadata.md5Hash) stored.md5 = metadata.md5Hash;
+    source = { kind: 'gs', bucket: target.bucket, object: target.object, ...storage };
+    size = Number(metadata.size ?? 0);
+    const type = metadata.contentType ?? '';
+    if (target.object.endsWith('.gz') || type === 'application/gzip') named = 'gzip';
+    if (target.object.endsWith('.zip') || /^application\/(x-)?zip(-compressed)?$/.test(type)) named = 'zip';
   }
-  const file = storageClient(storage).bucket(target.bucket).file(target.object);
-  let metadata;
-  try {
-    [metadata] = await file.getMetadata();
-  } catch (error) {
-    const code = (error as { code?: number }).code;
-    if (code === 404) throw new InputError(`gs://${target.bucket}/${target.object}: no such object`);
-    throw error;
+
+  // the first bytes tell; an object's name or type, when they do not (a damaged gzip or zip is then reported)
+  const read = (position: number, length: number) =>
+    readAt(source, position, Math.max(0, Math.min(length, size - position)));
+  const magic = await read(0, 4);
+  const packaging: Packaging = magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : hasZipMagic(magic) ? 'zip' : named;
+  const info: InputInfo = { source, size, packaging, stored };
+  if (packaging === 'zip') {
+    try {
+      info.zip = await readZipLayout(read, size);
+    } catch (error) {
+      if (!(error instanceof ZipProblem)) throw error;
+      const method = localHeaderMethod(await read(0, 30));
+      info.zip = method === undefined ? { problem: error.message } : { problem: error.message, method };
+    }
   }
-  const stored: InputInfo['stored'] = {};
-  if (metadata.crc32c) stored.crc32c = metadata.crc32c;
-  if (metadata.md5Hash) stored.md5 = metadata.md5Hash;
-  return {
-    source: { kind: 'gs', bucket: target.bucket, object: target.object, ...storage },
-    size: Number(metadata.size ?? 0),
-    gzip: target.object.endsWith('.gz') || metadata.contentType === 'application/gzip',
-    stored,
-  };
+  return info;
 }
 
-async function hasGzipMagic(file: string): Promise<boolean> {
-  const handle = await fs.promises.open(file, 'r');
-  try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await handle.close();
+/** `length` bytes of the input from `position`, all within it. */
+export async function readAt(source: ByteSource, position: number, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of readRange(source, position, position + length)) {
+    chunks.push(Buffer.from(chunk)); // a copy: a file's chunks share one buffer
   }
+  return Buffer.concat(chunks);
 }
 
 /** The whole input as a stream of chunks. */

@@ -7,25 +7,27 @@
  * after its end (reading a little past it), so each line is scanned by exactly one range. The CRC32C is of
  * the exact raw range, not the cut one, so that the ranges' CRCs combine into the whole input's.
  *
- * The cut assumes no line feed inside a quoted field, as in the published files; a quoted field that runs
- * over a cut shows as a quoting violation rather than passing unseen.
+ * A chunk task gets bytes that the main thread read in order and cut anywhere, without looking at them. The
+ * worker scans the chunk's whole lines, from after its first line feed (from its first byte for chunk 0) to its
+ * last, and sends back the bytes before and after them. The main thread joins the tail of each chunk with the
+ * head of the next into the line they share (see `./verify.ts`).
+ *
+ * Either way the cut assumes no line feed inside a quoted field, as in the published files; a quoted field that
+ * runs over a cut shows as a quoting violation rather than passing unseen.
  */
 import { crc32c } from '@node-rs/crc32';
 import { BlockScanner } from './scanner';
 import { readRange } from './sources';
-import type { BlockResult, RangeResult, Sketches, VerifyTask } from './types';
+import type { ChunkResult, RangeResult, Sketches, TaskResult, VerifyTask } from './types';
 
 /** Bytes read past a range's end at a time while looking for the end of its last line. */
 const TAIL_BYTES = 64 * 1024;
 const LF = 10;
 
 /** Runs one task, adding distinct values to the thread's sketches. */
-export async function runTask(task: VerifyTask, sketches: Sketches): Promise<BlockResult | RangeResult> {
+export async function runTask(task: VerifyTask, sketches: Sketches): Promise<TaskResult> {
+  if (task.type === 'chunk') return runChunk(task, sketches);
   const scanner = new BlockScanner(task.index, sketches, { first: task.index === 0, failFast: task.failFast });
-  if (task.type === 'block') {
-    scanner.feed(Buffer.from(task.buffer, 0, task.length));
-    return scanner.finish();
-  }
 
   // Step 1: the range itself, hashed whole, scanned from the first line that starts in it
   let crc = 0;
@@ -59,5 +61,31 @@ export async function runTask(task: VerifyTask, sketches: Sketches): Promise<Blo
       if (found) break;
     }
   }
-  return { block: scanner.finish(), crc32c: crc >>> 0 };
+  const result: RangeResult = { block: scanner.finish(), crc32c: crc >>> 0 };
+  return result;
+}
+
+/** Scans the whole lines of a chunk, and hands back the bytes before and after them. */
+function runChunk(task: Extract<VerifyTask, { type: 'chunk' }>, sketches: Sketches): ChunkResult {
+  const bytes = Buffer.from(task.buffer, 0, task.length);
+  const scanner = new BlockScanner(task.index, sketches, { first: task.index === 0, failFast: task.failFast });
+  const crc = task.crc32c ? crc32c(bytes) >>> 0 : 0;
+  const first = bytes.indexOf(LF);
+  if (first < 0) {
+    // no line ends here: the whole chunk is part of a line that goes on, and is handed back as it is
+    return {
+      block: scanner.finish(),
+      crc32c: crc,
+      head: new Uint8Array(task.buffer, 0, task.length),
+      tail: new Uint8Array(0),
+      newline: false,
+    };
+  }
+  // chunk 0 starts with a whole line (the header); the others with the end of a line begun before them
+  const start = task.index === 0 ? 0 : first + 1;
+  const end = bytes.lastIndexOf(LF) + 1;
+  if (end > start) scanner.feed(bytes.subarray(start, end));
+  // copies, so that the chunk itself can be let go of
+  const head = new Uint8Array(bytes.subarray(0, start));
+  return { block: scanner.finish(), crc32c: crc, head, tail: new Uint8Array(bytes.subarray(end)), newline: true };
 }

@@ -116,12 +116,18 @@ export interface BlockResult {
   oneRun: boolean;
 }
 
+/** How a CSV is packed. */
+export type Packaging = 'none' | 'gzip' | 'zip';
+
 /** Where the bytes come from, as a worker thread opens them. */
 export type ByteSource =
   | { kind: 'file'; path: string }
   | { kind: 'gs'; bucket: string; object: string; apiEndpoint?: string; projectId?: string };
 
-/** A task for a worker: a byte range it reads itself, or a block of lines the main thread read. */
+/**
+ * A task for a worker: a byte range it reads itself, or a chunk of the CSV that the main thread read, cut
+ * anywhere (the worker finds its line ends; see `./tasks.ts`).
+ */
 export type VerifyTask =
   | {
       type: 'range';
@@ -134,13 +140,40 @@ export type VerifyTask =
       size: number;
       failFast: boolean;
     }
-  | { type: 'block'; index: number; buffer: ArrayBuffer; length: number; failFast: boolean };
+  | {
+      type: 'chunk';
+      index: number;
+      buffer: ArrayBuffer;
+      length: number;
+      /** Whether the worker computes the chunk's CRC32C (when the chunk is the input's own bytes, not inflated). */
+      crc32c: boolean;
+      failFast: boolean;
+    };
 
 /** A range task's result: the block's counts and the CRC32C of the exact raw bytes of the range. */
 export interface RangeResult {
   block: BlockResult;
   crc32c: number;
 }
+
+/**
+ * A chunk task's result: the counts of the chunk's whole lines, and the bytes around them, which the main
+ * thread joins with the neighbouring chunks' into the lines that span two chunks.
+ */
+export interface ChunkResult {
+  block: BlockResult;
+  /** The CRC32C of the whole chunk, when asked; 0 otherwise. */
+  crc32c: number;
+  /** The bytes up to the chunk's first line end, included (all of them when it has none); empty for chunk 0. */
+  head: Uint8Array;
+  /** The bytes after the chunk's last line end. */
+  tail: Uint8Array;
+  /** Whether the chunk holds a line end. */
+  newline: boolean;
+}
+
+/** The result of any task. */
+export type TaskResult = RangeResult | ChunkResult;
 
 /** The distinct-value sketches of one thread. */
 export interface Sketches {
@@ -153,7 +186,7 @@ export type ToWorker = { type: 'task'; id: number; task: VerifyTask } | { type: 
 
 /** Messages from a worker thread. */
 export type FromWorker =
-  | { type: 'done'; id: number; result: BlockResult | RangeResult }
+  | { type: 'done'; id: number; result: TaskResult }
   | { type: 'failed'; id: number; message: string }
   | { type: 'sketches'; sketches: Sketches };
 
@@ -186,16 +219,21 @@ export interface Estimate {
 export interface VerifyReport {
   /** The input: a path or a gs:// URL. */
   source: string;
-  /** Whether the input is gzip (then checksums are of the compressed bytes, and validation of the CSV inside). */
+  /**
+   * How the CSV is packed: as is, in a gzip, or as the one entry of a zip (as Kaggle serves it). When packed,
+   * checksums are of the bytes as stored, and validation is of the CSV inside.
+   */
+  packaging: Packaging;
+  /** Whether the input is gzip: `packaging === 'gzip'`, kept for the callers that read it. */
   gzip: boolean;
   /** Bytes of the input as stored. */
   bytes: number;
-  /** Bytes of CSV validated (differs from `bytes` for gzip, or when stopped early). */
+  /** Bytes of CSV validated (differs from `bytes` when packed, or when stopped early). */
   csvBytes: number;
-  /** How the work was split: ranges read by threads, or blocks handed out by the main thread. */
+  /** How the work was split: ranges read by threads, or chunks handed out by the main thread. */
   mode: 'ranges' | 'blocks';
   threads: number;
-  /** Ranges or blocks. */
+  /** Ranges or chunks. */
   parts: number;
   /** Checksums in Cloud Storage's base64 forms; null when not computed (MD5 not asked, or stopped early). */
   crc32c: string | null;

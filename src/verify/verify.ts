@@ -1,41 +1,47 @@
 /**
- * The streaming verifier: checks a collected file (local, gzip, or a Cloud Storage object) against the
- * dataset's schema, profiles it, and computes Cloud Storage's two checksums of its bytes, in one pass, with
- * memory bounded whatever the file's size. The integrity step of a collection uses it, and `coleta verify`
+ * The streaming verifier: checks a collected file (local or a Cloud Storage object; a plain CSV, a gzip, or a
+ * zip of one CSV as Kaggle serves them) against the dataset's schema, profiles it, and computes Cloud Storage's
+ * two checksums of its bytes, in one pass, with memory bounded whatever the file's size. The integrity step of a collection uses it, and `coleta verify`
  * runs it on its own.
  *
  * Two ways to split the work over threads:
  * - **ranges** (a plain CSV, no MD5 asked): the input is cut into one byte range per thread; each thread
  *   reads its range itself, validates its lines and computes the range's CRC32C, and the ranges' CRCs are
  *   combined into the whole input's (see `./crc32c.ts`). Nothing passes through the main thread.
- * - **blocks** (gzip, or MD5 asked): MD5 cannot be split and gzip cannot be entered midway, so the main
- *   thread reads the input in order, computes its checksums (of the compressed bytes for gzip: those are what
- *   Cloud Storage reports), inflates it if needed, cuts the CSV into blocks of whole lines and hands them to
- *   the threads. MD5 on the one main thread is then the ceiling of the pace.
+ * - **blocks** (gzip, zip, or MD5 asked): MD5 cannot be split, and a gzip or a deflated zip entry cannot be
+ *   entered midway, so the main thread reads the input in order, computes the checksums it must (of the bytes
+ *   as stored: those are what Cloud Storage reports), inflates if needed, and hands the CSV out in chunks cut
+ *   anywhere (see `./chunks.ts`): the threads find the line ends, and the lines split by a cut are joined when
+ *   the results are. For a plain CSV the threads compute the chunks' CRC32Cs too, so that the main thread
+ *   only reads and computes the MD5, which bounds the pace.
  *
  * Either way the threads' results are merged in file order (see `./merge.ts`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import zlib from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { COLUMNS, EVENT_TYPES } from '../dataset/schema';
 import { crc32cBase64, crc32cCombine } from './crc32c';
-import { HLL_RELATIVE_ERROR, hllEstimate } from './hyperloglog';
+import { ChunkDispatcher } from './chunks';
+import { HLL_RELATIVE_ERROR, hllEstimate, hllMerge } from './hyperloglog';
 import { type MergedBlocks, mergeBlocks } from './merge';
 import { InlinePool, type TaskPool, ThreadPool } from './pool';
-import { timeText } from './scanner';
+import { newSketches, timeText } from './scanner';
 import { inspect, type InputInfo, openStream, parseTarget, type StorageOptions } from './sources';
 import {
-  type BlockResult,
   type ChecksumCheck,
+  type Packaging,
   type RangeResult,
   type Sketches,
+  type TaskResult,
   VIOLATION_MEANINGS,
   type VerifyReport,
 } from './types';
+import { DEFLATED, type ZipLayout, ZipEntryBytes, ZipProblem } from './zip';
 
 /** How to verify. */
 export interface VerifyOptions {
@@ -50,7 +56,7 @@ export interface VerifyOptions {
   expectCrc32c?: string;
   /** Inputs smaller than this run in the main thread, without worker threads; default 8 MiB. */
   minParallelBytes?: number;
-  /** Bytes of the blocks the main thread hands out; default 4 MiB. */
+  /** Bytes of the chunks the main thread hands out; default 4 MiB. */
   blockBytes?: number;
   /** The Cloud Storage client's endpoint and project; by default the library's (and STORAGE_EMULATOR_HOST). */
   storage?: StorageOptions;
@@ -58,12 +64,11 @@ export interface VerifyOptions {
 
 const DEFAULT_MIN_PARALLEL_BYTES = 8 * 1024 * 1024;
 const DEFAULT_BLOCK_BYTES = 4 * 1024 * 1024;
-/** Blocks handed out and not yet done, per thread: enough to keep threads busy, few enough to bound memory. */
-const BLOCKS_IN_FLIGHT_PER_THREAD = 2;
 
 /**
  * Verifies `target` (a path or `gs://bucket/object`) and returns the report. Bad input (a missing file or
- * object, a malformed URL) throws an `InputError`; a truncated gzip is a problem of the report.
+ * object, a malformed URL) throws an `InputError`; a truncated gzip or zip, or a zip of more than one entry, is
+ * a problem of the report.
  */
 export async function verify(target: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = performance.now();
@@ -77,7 +82,7 @@ export async function verify(target: string, options: VerifyOptions = {}): Promi
   let outcome: Outcome;
   try {
     outcome =
-      info.gzip || md5
+      info.packaging !== 'none' || md5
         ? await verifyBlocks(info, pool, { md5, failFast, blockBytes: options.blockBytes ?? DEFAULT_BLOCK_BYTES })
         : await verifyRanges(info, pool, failFast);
   } catch (error) {
@@ -95,15 +100,15 @@ interface Outcome {
   sketches: Sketches;
   crc32c: number | null;
   md5: string | null;
-  /** A failure of the input itself (a truncated gzip), as a sentence. */
-  error: string | null;
+  /** What is wrong with the input itself (a truncated gzip, a zip of two entries), a sentence each. */
+  problems: string[];
 }
 
 /** One range per thread, each read by its thread; the ranges' CRCs combined in order. */
 async function verifyRanges(info: InputInfo, pool: TaskPool, failFast: boolean): Promise<Outcome> {
   const parts = Math.max(1, Math.min(pool.threads, info.size));
   const step = Math.ceil(info.size / parts);
-  const tasks: Promise<BlockResult | RangeResult>[] = [];
+  const tasks: Promise<TaskResult>[] = [];
   for (let index = 0; index < parts; index += 1) {
     const start = index * step;
     const end = Math.min(info.size, start + step);
@@ -124,115 +129,169 @@ async function verifyRanges(info: InputInfo, pool: TaskPool, failFast: boolean):
     sketches,
     crc32c: merged.stopped ? null : info.size === 0 ? 0 : crc,
     md5: null,
-    error: null,
+    problems: [],
   };
 }
 
-/** The main thread reads in order, hashes, inflates, and hands out blocks of whole lines. */
+/**
+ * The main thread reads in order, hashes, inflates when packed, and hands out chunks (see `./chunks.ts`). A
+ * plain local file is read in pieces straight into the chunks, each piece hashed while it is fresh in the cache,
+ * and the workers compute the chunks' CRC32Cs; a stream (an object, or a packed file) is hashed as it comes and
+ * its CSV copied into chunks.
+ */
 async function verifyBlocks(
   info: InputInfo,
   pool: TaskPool,
   options: { md5: boolean; failFast: boolean; blockBytes: number },
 ): Promise<Outcome> {
   const md5 = options.md5 ? createHash('md5') : null;
-  let crc = 0;
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      md5?.update(chunk);
-      crc = crc32c(chunk, crc);
-      callback(null, chunk);
-    },
+  const packed = info.packaging !== 'none';
+  const sketches = newSketches();
+  const chunks = new ChunkDispatcher(pool, {
+    chunkBytes: options.blockBytes,
+    crc32c: !packed,
+    failFast: options.failFast,
+    sketches,
   });
-  const results: Promise<BlockResult | RangeResult>[] = [];
-  // only the tasks in flight are raced: racing all of them would pile up reactions on every finished one
-  const inFlight = new Set<Promise<unknown>>();
-  let stopped = false;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const maxInFlight = BLOCKS_IN_FLIGHT_PER_THREAD * pool.threads;
+  // the CRC32C of a packed input is of its bytes as stored, before inflating, so it is computed here
+  let storedCrc = 0;
+  const problems: string[] = [];
+  let broken = false;
 
-  const dispatch = async (block: Buffer) => {
-    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-    const index = results.length;
-    // a copy that the thread takes over: the block's bytes are shared with the ones still to be cut
-    const buffer = new ArrayBuffer(block.length);
-    new Uint8Array(buffer).set(block);
-    const task = pool.run({ type: 'block', index, buffer, length: block.length, failFast: options.failFast });
-    const settled = task.then(
-      (result) => {
-        stopped ||= (result as BlockResult).stopped;
+  if (info.source.kind === 'file' && !packed) {
+    await readFileInto(info.source.path, info.size, chunks, md5);
+  } else {
+    const zip = info.packaging === 'zip' ? zipEntry(info, problems) : null;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+        md5?.update(chunk);
+        if (packed) storedCrc = crc32c(chunk, storedCrc);
+        callback(null, chunk);
       },
-      () => undefined,
-    );
-    inFlight.add(settled);
-    void settled.finally(() => inFlight.delete(settled));
-    results.push(task);
-  };
-  // cuts what has come so far into blocks of whole lines; a line longer than 4 blocks is cut anyway, to bound
-  // memory (and shows as a violation)
-  const cut = async (final: boolean) => {
-    if (pendingBytes === 0) return;
-    const joined = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
-    let start = 0;
-    while (joined.length - start >= options.blockBytes || (final && start < joined.length)) {
-      let end = joined.lastIndexOf(10, start + options.blockBytes - 1) + 1;
-      if (end <= start) {
-        const next = joined.indexOf(10, start + options.blockBytes);
-        end = next >= 0 && next < start + 4 * options.blockBytes ? next + 1 : -1;
+    });
+    // the zip's own CRC-32 and size of the CSV inside, checked as it comes
+    let entryCrc = 0;
+    let entryBytes = 0;
+    // a zip whose entry cannot be found is still read whole, for its checksums
+    const unreadable = zip !== null && zip.method === undefined;
+    const consume = async (csv: AsyncIterable<Buffer>) => {
+      for await (const chunk of csv) {
+        if (chunks.stopped) return;
+        if (unreadable) continue;
+        if (zip) {
+          entryCrc = zlib.crc32(chunk, entryCrc);
+          entryBytes += chunk.length;
+        }
+        await chunks.write(chunk);
       }
-      if (end <= start) {
-        if (!final && joined.length - start < 4 * options.blockBytes) break;
-        end = Math.min(joined.length, start + 4 * options.blockBytes);
+    };
+    const stages: NodeJS.ReadWriteStream[] = [hashing];
+    if (info.packaging === 'gzip') stages.push(zlib.createGunzip({ chunkSize: INFLATE_CHUNK_BYTES }));
+    if (zip && !unreadable) stages.push(zip.entry);
+    if (zip?.method === DEFLATED) stages.push(zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK_BYTES }));
+    try {
+      // stages chosen at run time, which pipeline's typed overloads cannot express
+      const run = pipeline as unknown as (...stages: unknown[]) => Promise<void>;
+      await run(openStream(info.source), ...stages, consume);
+      const entry = zip?.layout?.entry;
+      if (entry && !chunks.stopped) {
+        if (entryBytes !== entry.uncompressedBytes) {
+          problems.push(
+            `zip: ${entry.name} holds ${entryBytes} bytes of CSV; its directory says ${entry.uncompressedBytes}`,
+          );
+        } else if (entryCrc >>> 0 !== entry.crc32 >>> 0) {
+          problems.push(`zip: the CRC-32 of ${entry.name} does not match the one its directory gives`);
+        }
       }
-      if (final && joined.length - start <= options.blockBytes) end = joined.length;
-      await dispatch(joined.subarray(start, end));
-      start = end;
+    } catch (failure) {
+      const message = packingFailure(failure, info.packaging);
+      if (message === null) throw failure;
+      // a damaged gzip or zip: what was inflated is still validated, except its last line, which may be cut
+      problems.push(`${message}${chunks.empty ? ', before any CSV' : ''}`);
+      broken = true;
     }
-    const rest = start < joined.length ? Buffer.from(joined.subarray(start)) : null;
-    pending = rest ? [rest] : [];
-    pendingBytes = rest ? rest.length : 0;
-  };
-
-  let error: string | null = null;
-  const consume = async (csv: AsyncIterable<Buffer>) => {
-    for await (const chunk of csv) {
-      if (stopped) return;
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes >= options.blockBytes) await cut(false);
-    }
-  };
-  try {
-    if (info.gzip) await pipeline(openStream(info.source), hashing, createGunzip(), consume);
-    else await pipeline(openStream(info.source), hashing, consume);
-    if (!stopped) await cut(true);
-  } catch (failure) {
-    const code = (failure as NodeJS.ErrnoException).code ?? '';
-    if (!code.startsWith('Z_') && !(failure instanceof Error && /gzip|header check/i.test(failure.message))) {
-      throw failure;
-    }
-    // a damaged gzip: what was inflated is still validated, except the last line, which it may have cut
-    const inflated = results.length === 0 && pendingBytes === 0;
-    error = `gzip: ${(failure as Error).message}${inflated ? ', before any CSV' : ''}`;
-    const joined = Buffer.concat(pending, pendingBytes);
-    const complete = joined.subarray(0, joined.lastIndexOf(10) + 1);
-    pending = [complete];
-    pendingBytes = complete.length;
-    await cut(true);
   }
-  const blocks = (await Promise.all(results)) as BlockResult[];
-  const sketches = await pool.finish();
+
+  const { blocks, chunks: parts, crc32c: chunksCrc } = await chunks.finish(broken);
+  const threadSketches = await pool.finish();
+  hllMerge(sketches.users, threadSketches.users);
+  hllMerge(sketches.sessions, threadSketches.sessions);
   const merged = mergeBlocks(blocks);
-  const complete = !merged.stopped && !stopped;
+  const complete = !merged.stopped && !chunks.stopped;
   return {
     mode: 'blocks',
-    parts: blocks.length,
+    parts,
     merged,
     sketches,
-    crc32c: complete ? crc >>> 0 : null,
+    crc32c: complete ? (packed ? storedCrc >>> 0 : chunksCrc) : null,
     md5: complete && md5 ? md5.digest('base64') : null,
-    error,
+    problems,
   };
+}
+
+/** Bytes of a plain file read at a time: each piece is hashed while it is still in the processor's cache. */
+const PIECE_BYTES = 256 * 1024;
+/** Bytes of inflated CSV that zlib hands over at a time. */
+const INFLATE_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Reads a plain local file in order, in pieces straight into the chunks, hashing each piece as it is read. The
+ * reads are synchronous: the thread has nothing else to do meanwhile, and the workers' results wait for the
+ * next chunk's hand-out.
+ */
+async function readFileInto(file: string, size: number, chunks: ChunkDispatcher, md5: Hash | null): Promise<void> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let position = 0; position < size && !chunks.stopped;) {
+      const space = chunks.space();
+      const wanted = Math.min(space.length, size - position);
+      for (let filled = 0; filled < wanted;) {
+        const read = fs.readSync(fd, space, filled, Math.min(PIECE_BYTES, wanted - filled), position);
+        if (read === 0) throw new Error(`${file} ended at ${position} bytes, before ${size}: it changed while read`);
+        md5?.update(space.subarray(filled, filled + read));
+        filled += read;
+        position += read;
+      }
+      await chunks.filled(wanted);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * How a zip's entry is taken out of it: the transform that passes its stored bytes, and its compression method;
+ * the problems of the zip (more than one entry, no readable central directory) are added to `problems`. With no
+ * method, nothing can be read.
+ */
+function zipEntry(
+  info: InputInfo,
+  problems: string[],
+): { entry: ZipEntryBytes; method: number | undefined; layout: ZipLayout | null } {
+  const zip = info.zip;
+  if (!zip || 'problem' in zip) {
+    problems.push(zip?.problem ?? 'zip: no central directory');
+    // the entry is then taken from the first local header on, as far as the file goes
+    return { entry: new ZipEntryBytes(null), method: zip?.method, layout: null };
+  }
+  if (zip.entries > 1) {
+    const names = zip.names.join(', ') + (zip.entries > zip.names.length ? ', ...' : '');
+    problems.push(
+      `zip: ${zip.entries} entries (${names}), where a download holds one CSV: only the first, ` +
+        `${zip.entry.name}, was checked`,
+    );
+  }
+  return { entry: new ZipEntryBytes(zip.entry), method: zip.entry.method, layout: zip };
+}
+
+/** The report's sentence for a failure of the packing (a damaged gzip or zip), or null for any other failure. */
+function packingFailure(failure: unknown, packaging: Packaging): string | null {
+  if (failure instanceof ZipProblem) return failure.message;
+  const code = (failure as NodeJS.ErrnoException).code ?? '';
+  if (packaging === 'none' || !(code.startsWith('Z_') || /gzip|header check/i.test((failure as Error).message))) {
+    return null;
+  }
+  return `${packaging}: ${(failure as Error).message}`;
 }
 
 /** Builds the report, with its checks and problems. */
@@ -264,9 +323,8 @@ function report(
     .filter(([, entry]) => entry.count > 0)
     .map(([kind, entry]) => ({ kind, meaning: VIOLATION_MEANINGS[kind], ...entry }));
 
-  const problems: string[] = [];
-  if (outcome.error) problems.push(outcome.error);
-  if (merged.header === 'none' && !outcome.error) problems.push('the file is empty: not even a header line');
+  const problems = [...outcome.problems];
+  if (merged.header === 'none' && problems.length === 0) problems.push('the file is empty: not even a header line');
   for (const violation of violations) {
     const first = violation.examples[0];
     problems.push(
@@ -281,7 +339,8 @@ function report(
   const time = (key: number) => (key < 0 ? null : timeText(key));
   return {
     source,
-    gzip: info.gzip,
+    packaging: info.packaging,
+    gzip: info.packaging === 'gzip',
     bytes: info.size,
     csvBytes: merged.bytes,
     mode: outcome.mode,

@@ -21,13 +21,16 @@ port.on('message', (message: ToWorker) => {
       return;
     }
     try {
-      send({ type: 'done', id: message.id, result: await runTask(message.task, sketches) });
+      const result = await runTask(message.task, sketches);
+      // a chunk's head and tail are handed over, not copied
+      const transfer = 'head' in result ? [result.head.buffer as ArrayBuffer, result.tail.buffer as ArrayBuffer] : [];
+      send({ type: 'done', id: message.id, result }, transfer);
     } catch (error) {
       send({ type: 'failed', id: message.id, message: error instanceof Error ? error.message : String(error) });
     }
   });
 });
 
-function send(message: FromWorker): void {
-  port?.postMessage(message);
+function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(message, transfer);
 }
