@@ -152,3 +152,12 @@ const GRPC_CODE_NAMES: Record<number, string> = {
 
 /** Codes that say "try again later": retried with backoff wherever the transfer service is called. */
 export const TRANSIENT_CODES = new Set(['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED']);
+
+/**
+ * Options for one call of the transfer service: a deadline, and no retry by the client library (google-gax
+ * retries some methods for up to 600 s by default, and reports what it gave up on as DEADLINE_EXCEEDED). The
+ * activities retry with their own backoff, and record what they rode out.
+ */
+export function callOptions(timeoutMs: number) {
+  return { timeout: timeoutMs, retry: { retryCodes: [] } } as { timeout: number };
+}

@@ -7,7 +7,7 @@
 
 /** Where one collection's files go, under the sink prefix. */
 export interface CollectionNames {
-  /** `ecommerce-behavior/20261203T192501Z-3f2a9c1d`: the dataset and the run's start, unique to the run. */
+  /** `ecommerce-behavior/20261203T192501Z-9c1d3f2a4b5e`: the dataset, the run's start and its id. */
   collectionId: string;
   /** The folder of the collection: `<sink prefix><collection id>/`. Raw data lands under `<folder>data/`. */
   folder: string;
@@ -28,10 +28,13 @@ export interface CollectionNames {
  * A later run has a later start and another run id, so its data never lands on an earlier one's.
  */
 export function collectionNames(datasetId: string, prefix: string, startTime: Date, runId: string): CollectionNames {
-  const stamp = `${startTime
+  // The run id's last twelve hex digits are random (in the UUIDv4 and v7 that servers make); its first ones
+  // are a timestamp in v7, and repeat for runs started close together.
+  const time = startTime
     .toISOString()
     .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')}-${runId.replace(/-/g, '').slice(0, 8)}`;
+    .replace(/\.\d+Z$/, 'Z');
+  const stamp = `${time}-${runId.replace(/-/g, '').slice(-12)}`;
   const collectionId = `${datasetId}/${stamp}`;
   const folder = `${prefix}${collectionId}/`;
   return {

@@ -51,10 +51,11 @@ async function keepHistory(handle: { fetchHistory(): Promise<temporal.api.histor
   fs.writeFileSync(path.join(HISTORIES, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
 }
 
-function input(name: string, sink = { bucket: 'coleta-test', prefix: 'raw/' }): CollectInput {
+async function input(name: string, sink = { bucket: 'coleta-test', prefix: 'raw/' }): Promise<CollectInput> {
   const preset = presets({ originUrl: origin.url, kaggleApiUrl: `${origin.url}/api/v1` }).find((p) => p.name === name);
   assert.ok(preset);
-  return { datasetId: preset.datasetId, source: preset.source, sink };
+  await harness.bucket(sink.bucket);
+  return { datasetId: preset.datasetId, source: preset.source, sink, transfer: { pollIntervalMs: 200 } };
 }
 
 function start(collect: CollectInput, workflowId = collectionWorkflowId(collect)) {
@@ -68,7 +69,7 @@ function start(collect: CollectInput, workflowId = collectionWorkflowId(collect)
 }
 
 test('collects the source manifest and shows the run to operators', async () => {
-  const collect = input('local-sample');
+  const collect = await input('local-sample');
   const handle = await start(collect);
   const result = await handle.result();
   await keepHistory(handle, 'http-source-succeeded');
@@ -85,8 +86,15 @@ test('collects the source manifest and shows the run to operators', async () => 
   assert.deepEqual(progress, {
     datasetId: 'ecommerce-behavior-sample',
     phase: 'done',
+    outcome: 'succeeded',
+    collectionId: result.collectionId,
     files: 2,
     totalBytes: result.manifest.totalBytes,
+    bytesCopied: result.manifest.totalBytes,
+    objectsCopied: 2,
+    percent: 100,
+    jobName: result.transfer.jobName,
+    operationName: result.transfer.operationName,
   });
 
   const listed = [];
@@ -100,7 +108,7 @@ test('collects the source manifest and shows the run to operators', async () => 
 });
 
 test('the same collection started twice is one run', async () => {
-  const collect = input('local-sample', { bucket: 'coleta-twice', prefix: 'raw/' });
+  const collect = await input('local-sample', { bucket: 'coleta-twice', prefix: 'raw/' });
   origin.faults.set('/datasets/marketplace/2019-Nov.csv.gz', { delayMs: 1000, times: 1 });
   const first = await start(collect);
   const second = await start(collect);
@@ -110,7 +118,7 @@ test('the same collection started twice is one run', async () => {
 });
 
 test('a flaky source is retried with backoff until it answers', async () => {
-  const collect = input('local-sample', { bucket: 'coleta-flaky', prefix: 'raw/' });
+  const collect = await input('local-sample', { bucket: 'coleta-flaky', prefix: 'raw/' });
   origin.faults.set('/datasets/marketplace/2019-Oct.csv.gz', { status: 503, times: 2 });
   try {
     const handle = await start(collect);
@@ -126,7 +134,7 @@ test('a flaky source is retried with backoff until it answers', async () => {
 });
 
 test('a missing file fails the run at once, naming the file', async () => {
-  const collect = input('local-sample', { bucket: 'coleta-missing', prefix: 'raw/' });
+  const collect = await input('local-sample', { bucket: 'coleta-missing', prefix: 'raw/' });
   origin.faults.set('/datasets/marketplace/2019-Nov.csv.gz', { status: 404 });
   try {
     const handle = await start(collect);
@@ -140,8 +148,12 @@ test('a missing file fails the run at once, naming the file', async () => {
     });
     await keepHistory(handle, 'http-source-missing-file');
     const history = await handle.fetchHistory();
+    const scheduled = history.events?.flatMap((event) => {
+      const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+      return type ? [type] : [];
+    });
+    assert.deepEqual(scheduled, ['accessSource', 'writeDocumentation'], 'no transfer; the failure is documented');
     const attempts = history.events?.filter((event) => event.activityTaskStartedEventAttributes) ?? [];
-    assert.equal(attempts.length, 1);
     assert.equal(attempts[0]?.activityTaskStartedEventAttributes?.attempt, 1, 'not retried');
     const description = await handle.describe();
     assert.equal(description.typedSearchAttributes.get(COLLECTION_OUTCOME), 'failed');
@@ -151,13 +163,19 @@ test('a missing file fails the run at once, naming the file', async () => {
 });
 
 test('a Kaggle collection leaves no signed URL or credential in the history', async () => {
-  const handle = await start(input('local-kaggle'));
+  const handle = await start(await input('local-kaggle'));
   const result = await handle.result();
   await keepHistory(handle, 'kaggle-source-succeeded');
   assert.equal(result.manifest.files.length, 2);
   const history = historyText(await handle.fetchHistory());
   assert.match(history, /datasetVersionNumber=8/, 'the payloads were decoded');
-  for (const secret of ['X-Goog-Signature', KAGGLE_TEST_CREDENTIALS.key, '/storage/kaggle-data-sets']) {
+  // The transfer read the files at signed URLs, which are in the URL list in the bucket, and nowhere else.
+  const [urlList] = await harness.storage.storage
+    .bucket('coleta-test')
+    .file(`raw/${result.collectionId}/urls.tsv`)
+    .download();
+  assert.match(urlList.toString(), /X-Goog-Signature=[0-9a-f]{16}/);
+  for (const secret of ['X-Goog-Signature', KAGGLE_TEST_CREDENTIALS.key]) {
     assert.ok(!history.includes(secret), `"${secret}" is in the workflow history`);
   }
 });

@@ -18,7 +18,7 @@
  */
 import { activityInfo, cancellationSignal, getClient, heartbeat, log, sleep } from '@temporalio/activity';
 import { failure } from '../failures';
-import { grpcCode, TRANSIENT_CODES } from '../google';
+import { callOptions, grpcCode, TRANSIENT_CODES } from '../google';
 import type { TransferReport } from '../record';
 import { ENDED, readOperationState, type OperationState } from '../transfer/operation';
 import type { GoogleClients } from './google-clients';
@@ -72,7 +72,7 @@ const MAX_RECORDED = 20;
 
 /** Makes the polling activity and the cancelling one. */
 export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: number) {
-  const call = { timeout: requestTimeoutMs, maxRetries: 0 };
+  const call = callOptions(requestTimeoutMs);
 
   async function getOperation(name: string): Promise<OperationState> {
     const [operation] = await clients.transfer.operationsClient.getOperation({ name } as never, call as never);

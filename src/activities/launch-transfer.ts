@@ -14,9 +14,9 @@
  * never into the workflow history or the logs. For Kaggle sources the list holds fresh signed download URLs,
  * resolved here with the worker's Kaggle credentials; they too stay in the bucket.
  */
-import { log } from '@temporalio/activity';
+import { activityInfo, log } from '@temporalio/activity';
 import { failure } from '../failures';
-import { grpcCode, TRANSIENT_CODES } from '../google';
+import { callOptions, grpcCode, TRANSIENT_CODES } from '../google';
 import type { CollectionNames } from '../naming';
 import { KaggleApi, loadKaggleCredentials } from '../source/kaggle';
 import type { SourceManifest } from '../source/types';
@@ -40,6 +40,8 @@ export interface LaunchResult {
   objects: string[];
   adoptedJob: boolean;
   adoptedOperation: boolean;
+  /** The attempt of the activity that launched: above 1 when earlier ones failed. */
+  attempt: number;
 }
 
 /** Settings of the step. */
@@ -53,7 +55,7 @@ export function makeLaunchTransfer(clients: GoogleClients, settings: LaunchSetti
   return async function launchTransfer(input: LaunchInput): Promise<LaunchResult> {
     const { names, bucket } = input;
     const { projectId } = clients.config;
-    const call = { timeout: settings.requestTimeoutMs, maxRetries: 0 };
+    const call = callOptions(settings.requestTimeoutMs);
     const items = await transferUrls(input.manifest, settings);
     const objects = items.map((item) => objectNameFor(item.url, names.dataPath));
 
@@ -111,6 +113,7 @@ export function makeLaunchTransfer(clients: GoogleClients, settings: LaunchSetti
       objects: objects.map((object) => `gs://${bucket}/${object}`),
       adoptedJob,
       adoptedOperation,
+      attempt: activityInfo().attempt,
     };
   };
 }
@@ -148,7 +151,7 @@ async function writeUrlList(clients: GoogleClients, bucket: string, object: stri
   return url;
 }
 
-type Call = { timeout: number; maxRetries: number };
+type Call = ReturnType<typeof callOptions>;
 
 async function getJob(clients: GoogleClients, jobName: string, projectId: string, call: Call) {
   try {

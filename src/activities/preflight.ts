@@ -11,7 +11,7 @@
  */
 import { log } from '@temporalio/activity';
 import { failure } from '../failures';
-import { grpcCode, TRANSIENT_CODES, type GoogleConfig } from '../google';
+import { callOptions, grpcCode, TRANSIENT_CODES, type GoogleConfig } from '../google';
 import type { GoogleClients } from './google-clients';
 
 /** What preflight checks. */
@@ -86,10 +86,7 @@ export function makePreflight(clients: GoogleClients, requestTimeoutMs: number) 
     const { projectId } = clients.config;
     let serviceAgent: string;
     try {
-      const [account] = await clients.transfer.getGoogleServiceAccount(
-        { projectId },
-        { timeout: requestTimeoutMs, maxRetries: 0 },
-      );
+      const [account] = await clients.transfer.getGoogleServiceAccount({ projectId }, callOptions(requestTimeoutMs));
       serviceAgent = account.accountEmail ?? '';
     } catch (error) {
       const code = grpcCode(error);

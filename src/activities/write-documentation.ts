@@ -4,6 +4,7 @@
  * cancelled run documents as far as it got. Rewriting them is harmless, so retries are safe.
  */
 import { log } from '@temporalio/activity';
+import { failure } from '../failures';
 import type { CollectionRecord, FileIntegrity } from '../record';
 import type { GoogleClients } from './google-clients';
 
@@ -20,13 +21,22 @@ export function makeWriteDocumentation(clients: GoogleClients) {
     const folder = record.sink.folder;
     const json = `${folder}collection.json`;
     const markdown = `${folder}collection.md`;
-    await Promise.all([
+    const writes = Promise.all([
       bucket.file(json).save(`${JSON.stringify(record, null, 2)}\n`, {
         resumable: false,
         contentType: 'application/json',
       }),
       bucket.file(markdown).save(renderMarkdown(record), { resumable: false, contentType: 'text/markdown' }),
     ]);
+    await writes.catch((error: unknown) => {
+      if ((error as { code?: number }).code === 404) {
+        throw failure(
+          'BucketNotFound',
+          `bucket gs://${record.sink.bucket} does not exist: the record has nowhere to go`,
+        );
+      }
+      throw error;
+    });
     log.info('record written', { collection: record.collectionId, outcome: record.outcome });
     return { json: `gs://${record.sink.bucket}/${json}`, markdown: `gs://${record.sink.bucket}/${markdown}` };
   };

@@ -204,6 +204,13 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
       adoptedJob: launched.adoptedJob,
       adoptedOperation: launched.adoptedOperation,
     });
+    if (launched.attempt > 1) {
+      problem(
+        'transfer-launch',
+        `the transfer service failed ${launched.attempt - 1} launch attempt(s) with a transient error (see the worker log)`,
+        `retried with backoff; attempt ${launched.attempt} succeeded`,
+      );
+    }
     if (launched.adoptedJob || launched.adoptedOperation) {
       problem(
         'transfer-launch',
@@ -220,7 +227,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     const { awaitTransfer } = proxyActivities<Activities>({
       startToCloseTimeout: deadlineMs + 60_000,
       scheduleToCloseTimeout: deadlineMs + 120_000,
-      heartbeatTimeout: Math.max(30_000, 3 * pollIntervalMs),
+      heartbeatTimeout: Math.max(5_000, 3 * pollIntervalMs),
       cancellationType: 'TRY_CANCEL',
       retry: { ...retry(), maximumInterval: '30 seconds' },
     });
@@ -318,7 +325,10 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
       });
     }
     progress.outcome = record.outcome;
-    await CancellationScope.nonCancellable(() => document(progress, record).catch(() => undefined));
+    if (failure.type !== 'BucketNotFound') {
+      // Documented as far as it got; a record that cannot be written must not hide why the run failed.
+      await CancellationScope.nonCancellable(() => document(progress, record).catch(() => undefined));
+    }
     upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: record.outcome }]);
     setCurrentDetails(details(progress, `**${record.outcome}** in ${record.failure.step}: ${failure.message}`));
     throw error;
