@@ -537,6 +537,7 @@ export class BlockScanner {
         user = user * 10000 + ((Math.imul(pairs, 100) + (pairs >>> 16)) & 0xffff);
       }
       for (; k < i; k += 1) user = user * 10 + ((buffer[k] as number) - ZERO);
+      const fieldsEnd = i;
 
       // user_session: empty, or a lower-case UUID read as 9 words, then the line end. Its dashes (bytes 8, 13, 18
       // and 23) are checked, then turned into `0`s so that every word is checked as hex (see `notHex`). Its hash,
@@ -568,7 +569,6 @@ export class BlockScanner {
         session = sessionHashEnd(even, odd);
         i += 36;
       }
-      const contentEnd = i;
       let crlf = 0;
       if (buffer[i] === CR) {
         crlf = 1;
@@ -603,13 +603,13 @@ export class BlockScanner {
       if (session >= 0) hllAdd(sessions, session);
       else emptySessions += 1;
 
-      // and hashed for duplicates as `lineHash` does: words from the line's start, in 4 lanes
+      // and hashed for duplicates as `rowHash` does: the words from event_type to user_id, in 4 lanes
       let lane0 = 0;
       let lane1 = 0;
       let lane2 = 0;
       let lane3 = 0;
-      k = p;
-      for (; k + 16 <= contentEnd; k += 16) {
+      k = p + 24;
+      for (; k + 16 <= fieldsEnd; k += 16) {
         lane0 = Math.imul(lane0 ^ view.getInt32(k, true), HASH_MULTIPLIER);
         lane0 ^= lane0 >>> 15;
         lane1 = Math.imul(lane1 ^ view.getInt32(k + 4, true), HASH_MULTIPLIER);
@@ -619,9 +619,9 @@ export class BlockScanner {
         lane3 = Math.imul(lane3 ^ view.getInt32(k + 12, true), HASH_MULTIPLIER);
         lane3 ^= lane3 >>> 15;
       }
-      if (k < contentEnd) {
+      if (k < fieldsEnd) {
         // the last 1 to 15 bytes, padded with zeros to 4 words
-        const rest = contentEnd - k;
+        const rest = fieldsEnd - k;
         let word0: number;
         let word1: number;
         let word2: number;
@@ -632,10 +632,10 @@ export class BlockScanner {
           word2 = view.getInt32(k + 8, true) & (TAIL_MASKS[rest < 8 ? 0 : rest < 12 ? rest - 8 : 4] as number);
           word3 = view.getInt32(k + 12, true) & (TAIL_MASKS[rest < 12 ? 0 : rest - 12] as number);
         } else {
-          word0 = tailWord(buffer, k, contentEnd);
-          word1 = tailWord(buffer, k + 4, contentEnd);
-          word2 = tailWord(buffer, k + 8, contentEnd);
-          word3 = tailWord(buffer, k + 12, contentEnd);
+          word0 = tailWord(buffer, k, fieldsEnd);
+          word1 = tailWord(buffer, k + 4, fieldsEnd);
+          word2 = tailWord(buffer, k + 8, fieldsEnd);
+          word3 = tailWord(buffer, k + 12, fieldsEnd);
         }
         lane0 = Math.imul(lane0 ^ word0, HASH_MULTIPLIER);
         lane0 ^= lane0 >>> 15;
@@ -646,7 +646,7 @@ export class BlockScanner {
         lane3 = Math.imul(lane3 ^ word3, HASH_MULTIPLIER);
         lane3 ^= lane3 >>> 15;
       }
-      this.duplicate(time, lineHashEnd(lane0, lane1, lane2, lane3, contentEnd - p));
+      this.duplicate(time, rowHashEnd(lane0, lane1, lane2, lane3, fieldsEnd - p - 24, time, session));
       p = i + 1;
     }
 
@@ -857,8 +857,9 @@ export class BlockScanner {
 
     const sessionStart = starts[USER_SESSION] as number;
     const sessionEnd = ends[USER_SESSION] as number;
+    let session = -1;
     if (sessionEnd > sessionStart) {
-      const session = sessionHash(data, sessionStart, sessionEnd);
+      session = sessionHash(data, sessionStart, sessionEnd);
       if (session < 0) {
         this.fieldViolation('user_session', data, USER_SESSION, raw, lineStart, lineEnd, lineNumber);
         valid = false;
@@ -866,7 +867,9 @@ export class BlockScanner {
         hllAdd(this.sketches.sessions, session);
       }
     }
-    if (valid) this.duplicate(time, lineHash(raw, lineStart, lineEnd));
+    if (valid) {
+      this.duplicate(time, rowHash(time, data, starts[EVENT_TYPE] as number, ends[USER_ID] as number, session));
+    }
   }
 
   /**
@@ -1105,22 +1108,34 @@ function hashStep(hash: number, word: number): number {
 
 /** Masks that keep the first 0 to 4 bytes of a little-endian word, by count. */
 const TAIL_MASKS = new Int32Array([0, 0xff, 0xffff, 0xffffff, -1]);
-/** Odd multipliers that weigh the lanes of {@link lineHash} apart when they are summed. */
+/** Odd multipliers that weigh the lanes of {@link rowHash} apart when they are summed. */
 const LANE_MULTIPLIERS = [0x85ebca6b | 0, 0xc2b2ae35 | 0, 0x27d4eb2f | 0];
 
-/** The end of {@link lineHash}: its 4 lanes, weighed apart, and the line's length, well mixed. */
-function lineHashEnd(lane0: number, lane1: number, lane2: number, lane3: number, length: number): number {
+/** The end of {@link rowHash}: its 4 lanes, weighed apart, the length, the event_time and the session, mixed. */
+function rowHashEnd(
+  lane0: number,
+  lane1: number,
+  lane2: number,
+  lane3: number,
+  length: number,
+  time: number,
+  session: number,
+): number {
   const [m1, m2, m3] = LANE_MULTIPLIERS as [number, number, number];
-  return mix32(((lane0 ^ length) + Math.imul(lane1, m1) + Math.imul(lane2, m2) + Math.imul(lane3, m3)) >>> 0);
+  const lanes = (lane0 ^ length) + Math.imul(lane1, m1) + Math.imul(lane2, m2) + Math.imul(lane3, m3);
+  // the event_time's key is above 2^32: its two halves
+  const withTime = hashStep(hashStep(lanes, time >>> 0), Math.floor(time / 4294967296));
+  return mix32(hashStep(withTime, session) >>> 0);
 }
 
 /**
- * The hash of a line's bytes `[start, end)` (its line end left out), by which duplicate rows are found: the
- * bytes are read as little-endian words from `start`, padded with zeros to a whole number of 4 words, and word
- * `n` is folded into lane `n % 4`; the 4 lanes run side by side on the fast path, and with the length they end
- * the hash.
+ * The hash of a valid row by which duplicates are found: rows equal byte for byte have equal hashes. Its
+ * event_time and user_session come as their key and hash (each the same for the same bytes), and the fields
+ * between them as the bytes `[start, end)`, from event_type to user_id: read as little-endian words from
+ * `start`, padded with zeros to a whole number of 4 words, word `n` folded into lane `n % 4`. The 4 lanes run
+ * side by side on the fast path.
  */
-export function lineHash(buffer: Buffer, start: number, end: number): number {
+export function rowHash(time: number, buffer: Buffer, start: number, end: number, session: number): number {
   const lanes = [0, 0, 0, 0];
   for (let i = start; i < end; i += 16) {
     for (let lane = 0; lane < 4; lane += 1) {
@@ -1128,7 +1143,7 @@ export function lineHash(buffer: Buffer, start: number, end: number): number {
     }
   }
   const [lane0, lane1, lane2, lane3] = lanes as [number, number, number, number];
-  return lineHashEnd(lane0, lane1, lane2, lane3, end - start);
+  return rowHashEnd(lane0, lane1, lane2, lane3, end - start, time, session);
 }
 
 /** The bytes from `at`, up to 4 of them and none at or past `end`, as a little-endian word padded with zeros. */
