@@ -17,7 +17,7 @@
  */
 import { crc32c } from '@node-rs/crc32';
 import { BlockScanner } from './scanner';
-import { readRange } from './sources';
+import { readRange } from './reading';
 import type { ChunkResult, RangeResult, Sketches, TaskResult, VerifyTask } from './types';
 
 /** Bytes read past a range's end at a time while looking for the end of its last line. */
