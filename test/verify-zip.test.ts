@@ -33,7 +33,8 @@ function csv(rows: number): Buffer {
     const second = String(Math.floor(i / 3) % 60).padStart(2, '0');
     const minute = String(Math.floor(i / 180) % 60).padStart(2, '0');
     const session = `${String(i % 97).padStart(8, '0')}-8bb3-4e00-8c23-a032dfed738c`;
-    const row = `2019-10-01 00:${minute}:${second} UTC,view,${1000 + i},2103807459595387724,,brand,1.50,${5e8 + i},${session}`;
+    const time = `2019-10-01 00:${minute}:${second} UTC`;
+    const row = `${time},view,${1000 + i},2103807459595387724,,brand,1.50,${5e8 + i},${session}`;
     lines.push(i % 7 === 6 && i % 3 !== 0 ? (lines.at(-1) as string) : row);
   }
   return Buffer.from(`${lines.join('\n')}\n`);

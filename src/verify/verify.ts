@@ -1,8 +1,8 @@
 /**
  * The streaming verifier: checks a collected file (local or a Cloud Storage object; a plain CSV, a gzip, or a
  * zip of one CSV as Kaggle serves them) against the dataset's schema, profiles it, and computes Cloud Storage's
- * two checksums of its bytes, in one pass, with memory bounded whatever the file's size. The integrity step of a collection uses it, and `coleta verify`
- * runs it on its own.
+ * two checksums of its bytes, in one pass, with memory bounded whatever the file's size. The integrity step of
+ * a collection uses it, and `coleta verify` runs it on its own.
  *
  * Two ways to split the work over threads:
  * - **ranges** (a plain CSV, no MD5 asked): the input is cut into one byte range per thread; each thread
