@@ -62,8 +62,11 @@ export function toolPaths(): { temporal: string; fakeGcs: string } {
   return { temporal: config.temporalBin, fakeGcs: config.fakeGcsBin };
 }
 
-/** Starts a Temporal dev server (the real one, built from source) with the project's search attributes. */
-export function devServer(): Promise<TestWorkflowEnvironment> {
+/**
+ * Starts a Temporal dev server (the real one, built from source) with the project's search attributes, and
+ * its Web UI on `uiPort` when asked.
+ */
+export function devServer(uiPort?: number): Promise<TestWorkflowEnvironment> {
   // Warnings and errors only: the SDK's info lines for every state change drown the test report.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   return TestWorkflowEnvironment.createLocal({
@@ -71,6 +74,7 @@ export function devServer(): Promise<TestWorkflowEnvironment> {
       executable: { type: 'existing-path', path: toolPaths().temporal },
       searchAttributes: [DATASET_ID, COLLECTION_PHASE, COLLECTION_OUTCOME],
       extraArgs: ['--log-level', 'error'],
+      ...(uiPort ? { ui: true, uiPort } : {}),
     },
   });
 }
@@ -101,9 +105,12 @@ export interface CollectionHarness {
 }
 
 /** Starts a {@link CollectionHarness}; `stop()` ends everything it started. */
-export async function collectionHarness(taskQueue: string): Promise<CollectionHarness> {
+export async function collectionHarness(
+  taskQueue: string,
+  options: { uiPort?: number } = {},
+): Promise<CollectionHarness> {
   const [env, sample, workflowBundle, storage] = await Promise.all([
-    devServer(),
+    devServer(options.uiPort),
     smallSample(),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger() }),
     storageEmulator(),
