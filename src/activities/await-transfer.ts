@@ -67,6 +67,8 @@ export interface AwaitTransferResult {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** The wait before the second poll; it doubles up to the poll interval. */
+const FIRST_POLL_MS = 100;
 /** Transient errors kept in the heartbeat and the record; more are counted in the last one. */
 const MAX_RECORDED = 20;
 
@@ -133,7 +135,8 @@ export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: nu
           { operationName: input.operationName, counters: state.counters },
         );
       }
-      await sleep(input.pollIntervalMs);
+      // Short transfers end within a second: the first polls come quickly, then every interval.
+      await sleep(Math.min(input.pollIntervalMs, FIRST_POLL_MS * 2 ** (state.polls - 1)));
     }
   }
 

@@ -29,10 +29,10 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-/** Generates a small sample (256 KiB a month) into a temporary folder. */
-export async function smallSample(): Promise<{ root: string; manifest: SampleManifest }> {
+/** Generates a small sample (256 KiB of CSV a month by default) into a temporary folder. */
+export async function smallSample(bytesPerMonth = 256 * 1024): Promise<{ root: string; manifest: SampleManifest }> {
   const root = tempDir('sample');
-  const manifest = await generateSample({ root, seed: 7, bytesPerMonth: 256 * 1024 });
+  const manifest = await generateSample({ root, seed: 7, bytesPerMonth });
   return { root, manifest };
 }
 
@@ -107,11 +107,11 @@ export interface CollectionHarness {
 /** Starts a {@link CollectionHarness}; `stop()` ends everything it started. */
 export async function collectionHarness(
   taskQueue: string,
-  options: { uiPort?: number } = {},
+  options: { uiPort?: number; bytesPerMonth?: number; requestTimeoutMs?: number } = {},
 ): Promise<CollectionHarness> {
   const [env, sample, workflowBundle, storage] = await Promise.all([
     devServer(options.uiPort),
-    smallSample(),
+    smallSample(options.bytesPerMonth),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger() }),
     storageEmulator(),
   ]);
@@ -132,7 +132,7 @@ export async function collectionHarness(
     config,
     connection: env.nativeConnection,
     workflowBundle,
-    activitySettings: { requestTimeoutMs: 2000, env: workerEnv, verifyThreads: 1 },
+    activitySettings: { requestTimeoutMs: options.requestTimeoutMs ?? 2000, env: workerEnv, verifyThreads: 1 },
   });
   const running = worker.run();
   let workerStopped = false;

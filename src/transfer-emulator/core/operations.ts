@@ -362,6 +362,11 @@ export class Operations {
         }
         continue;
       }
+      if (received > 0 && response.status === 416 && response.headers.get('content-range') === `bytes */${received}`) {
+        // Every byte had come before the connection dropped: nothing is left to fetch.
+        await response.body?.cancel();
+        return;
+      }
       if (received > 0 && response.status !== 206) {
         await response.body?.cancel();
         throw new ObjectFailure(
@@ -386,6 +391,7 @@ export class Operations {
         }
         return;
       } catch (error) {
+        if (!signal.aborted && entry.size !== undefined && received === entry.size) return;
         if (signal.aborted || attempt >= this.settings.fetchAttempts) {
           throw new ObjectFailure('UNAVAILABLE', `the connection dropped after ${received} bytes: ${String(error)}`);
         }
