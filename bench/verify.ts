@@ -6,7 +6,8 @@
  * Usage: `npm run bench:verify [-- size [rounds]]`, size as in `coleta sample --size` (default 1GiB), rounds
  * of the side-by-side runs (default 3). Run it on an otherwise idle machine: every figure is a rate. The
  * contenders run in turn, round after round, and each keeps its best round, so that a passing load weighs on
- * all of them alike; the load is printed with each round.
+ * all of them alike. On Linux each round first waits, up to 2 minutes, for the processors to be idle (other
+ * work under a tenth of them), and prints how busy they were and the load.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,6 +30,31 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   const started = performance.now();
   const value = await fn();
   return { value, ms: performance.now() - started };
+}
+
+/** The share of the processors' time spent on anything but idling, over `ms`, from /proc/stat; null elsewhere. */
+async function busyShare(ms: number): Promise<number | null> {
+  const sample = () => {
+    // cpu user nice system idle iowait irq softirq steal ...
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    const total = fields.reduce((sum, value) => sum + value, 0);
+    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total };
+  };
+  if (!fs.existsSync('/proc/stat')) return null;
+  const before = sample();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = sample();
+  const total = after.total - before.total;
+  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
+
+/** Waits, up to 2 minutes, for the processors to be idle; returns how busy they were last, as text. */
+async function waitForIdle(): Promise<string> {
+  const started = Date.now();
+  let busy = await busyShare(2000);
+  while (busy !== null && busy > 0.1 && Date.now() - started < 120_000) busy = await busyShare(2000);
+  const share = busy === null ? 'unknown' : `${(busy * 100).toFixed(0)} %`;
+  return `processors busy ${share} before, load ${os.loadavg()[0]?.toFixed(2)}`;
 }
 
 /** Reads the file once so that every contender finds it in the page cache. */
@@ -92,6 +118,7 @@ async function main(): Promise<void> {
     let rows = 0;
     let md5Ok = true;
     for (let round = 1; round <= rounds; round += 1) {
+      const quiet = await waitForIdle();
       const full = await run({});
       rows = full.value.rows;
       best.full = Math.max(best.full, rate(bytes, full.ms));
@@ -104,7 +131,7 @@ async function main(): Promise<void> {
       const md5sum = await timed(async () => execFileSync('md5sum', [file]));
       best.md5sum = Math.max(best.md5sum, rate(bytes, md5sum.ms));
       console.log(
-        `round ${round} (load ${os.loadavg()[0]?.toFixed(2)}): verify ${rate(bytes, full.ms).toFixed(0)}, ` +
+        `round ${round} (${quiet}): verify ${rate(bytes, full.ms).toFixed(0)}, ` +
           `duckdb ${rate(bytes, duck.ms).toFixed(0)}, verify --md5 ${rate(bytes, withMd5.ms).toFixed(0)}, ` +
           `md5sum ${rate(bytes, md5sum.ms).toFixed(0)} MB/s`,
       );
@@ -143,6 +170,7 @@ async function main(): Promise<void> {
     // each thread count in turn, round after round, keeping its best
     const byThreads = Array.from({ length: cpus }, () => 0);
     for (let round = 1; round <= rounds; round += 1) {
+      console.log(`scaling round ${round} (${await waitForIdle()})`);
       for (let threads = 1; threads <= cpus; threads += 1) {
         const result = await run({ threads, minParallelBytes: 0 });
         byThreads[threads - 1] = Math.max(byThreads[threads - 1] as number, rate(bytes, result.ms));
