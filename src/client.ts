@@ -14,6 +14,8 @@ import { StackRefusal } from './stack/refusal';
 import { table } from './cli/format';
 import type * as CollectModule from './cli/collect';
 import type * as RunModule from './cli/run';
+import type * as RunsModule from './cli/runs';
+import type { ListOptions } from './cli/runs';
 import type { OriginCommandOptions, TransferEmulatorOptions } from './cli/run';
 import type * as StackModule from './cli/stack';
 import type * as VerifyModule from './verify/command';
@@ -26,6 +28,7 @@ import type * as WorkerModule from './worker';
 const collectCommand = () => require('./cli/collect') as typeof CollectModule;
 const stackCommands = () => require('./cli/stack') as typeof StackModule;
 const runCommands = () => require('./cli/run') as typeof RunModule;
+const runsCommands = () => require('./cli/runs') as typeof RunsModule;
 const workerModule = () => require('./worker') as typeof WorkerModule;
 const verifyCommand = () => require('./verify/command') as typeof VerifyModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -48,6 +51,8 @@ export function buildProgram(): Command {
     .option('--dataset <id>', "the dataset's id in names and the UI (default: the preset's)")
     .option('--bucket <name>', 'the sink bucket (default: COLETA_BUCKET or coleta-raw)')
     .option('--prefix <path>', 'where raw data lands in the bucket', 'raw/')
+    .option('--poll-interval <duration>', 'how often the transfer operation is polled, such as 10s (default 10s)')
+    .option('--deadline <duration>', 'how long the transfer may take before the run gives up, such as 6h (default 24h)')
     .option('--no-wait', 'print the run and return at once')
     .option('--json', 'print JSON')
     .action(
@@ -56,6 +61,50 @@ export function buildProgram(): Command {
         const input = collectInputFromOptions(options, config);
         return collectCommand().collect(input, options, config);
       }),
+    );
+
+  program
+    .command('status')
+    .description('where a collection is: its phase and progress, or how it ended')
+    .argument('<workflow-id>', 'the collection, as `collect` and `list` print it')
+    .option('--json', 'print JSON')
+    .action(
+      exits((workflowId: string, options: { json?: boolean }) =>
+        runsCommands().status(workflowId, options, loadRuntimeConfig()),
+      ),
+    );
+
+  program
+    .command('cancel')
+    .description('cancel a collection: its transfer is cancelled in the service and the run documented')
+    .argument('<workflow-id>', 'the collection to cancel')
+    .option('--no-wait', 'return once the cancellation is requested')
+    .option('--json', 'print JSON')
+    .action(
+      exits((workflowId: string, options: { wait: boolean; json?: boolean }) =>
+        runsCommands().cancel(workflowId, options, loadRuntimeConfig()),
+      ),
+    );
+
+  program
+    .command('list')
+    .description('the collections, newest first')
+    .option('--dataset <id>', 'only this dataset')
+    .option('--phase <phase>', 'only runs in this phase (queued, source-access, ..., done)')
+    .option('--outcome <outcome>', 'only runs with this outcome: running, succeeded, failed or cancelled')
+    .option('--limit <n>', 'at most this many', '20')
+    .option('--json', 'print JSON')
+    .action(exits((options: ListOptions) => runsCommands().list(options, loadRuntimeConfig())));
+
+  program
+    .command('report')
+    .description("print a collection's record: the Markdown page, or the JSON with --json")
+    .argument('<workflow-id>', 'the collection')
+    .option('--json', 'print the JSON record')
+    .action(
+      exits((workflowId: string, options: { json?: boolean }) =>
+        runsCommands().report(workflowId, options, loadRuntimeConfig()),
+      ),
     );
 
   program

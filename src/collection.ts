@@ -38,7 +38,30 @@ export function validateCollectInput(input: CollectInput): CollectInput {
       `--prefix: "${prefix}" has characters Cloud Storage object names should not hold, or is too long`,
     );
   }
+  validateTransfer(input.transfer);
   return input;
+}
+
+/** The longest a transfer may be followed: a week, as long as a URL list's V4 signature lives. */
+const MAX_DEADLINE_MS = 7 * 24 * 3600_000;
+
+function validateTransfer(transfer: CollectInput['transfer']): void {
+  const { pollIntervalMs, deadlineMs } = transfer ?? {};
+  if (pollIntervalMs !== undefined && (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 100)) {
+    throw new InputError(`--poll-interval: ${pollIntervalMs} ms is not a whole number of milliseconds of 100 or more`);
+  }
+  if (pollIntervalMs !== undefined && pollIntervalMs > 3600_000) {
+    throw new InputError(`--poll-interval: ${pollIntervalMs} ms is longer than an hour`);
+  }
+  if (
+    deadlineMs !== undefined &&
+    (!Number.isInteger(deadlineMs) || deadlineMs < 1000 || deadlineMs > MAX_DEADLINE_MS)
+  ) {
+    throw new InputError(`--deadline: ${deadlineMs} ms is not between a second and 7 days`);
+  }
+  if (pollIntervalMs !== undefined && deadlineMs !== undefined && pollIntervalMs >= deadlineMs) {
+    throw new InputError(`--poll-interval: ${pollIntervalMs} ms is not shorter than --deadline (${deadlineMs} ms)`);
+  }
 }
 
 function validateSource(source: SourceSpec): void {

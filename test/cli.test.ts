@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DATASET_ID } from '../src/search-attributes';
+import { COLLECTION_PHASE, DATASET_ID } from '../src/search-attributes';
 import { spawn } from 'node:child_process';
 import { BIN, coleta } from './helpers/cli';
 import { collectionHarness, type CollectionHarness } from './helpers/fixtures';
@@ -61,6 +61,28 @@ describe('refusals, with no server at all', () => {
       ['collect', '--preset', 'rees46', '--version', '2'],
       /^coleta: --version and --file apply to Kaggle/,
     ],
+    [
+      'a malformed poll interval',
+      ['collect', '--poll-interval', 'often'],
+      /^coleta: --poll-interval: "often" is not a positive duration such as 30s, 5m or 2h$/,
+    ],
+    ['a negative poll interval', ['collect', '--poll-interval', '-5s'], /^coleta: --poll-interval: "-5s" is not a/],
+    [
+      'a poll interval too short',
+      ['collect', '--poll-interval', '10ms'],
+      /^coleta: --poll-interval: 10 ms is not a whole number of milliseconds of 100 or more$/,
+    ],
+    [
+      'a poll interval not shorter than the deadline',
+      ['collect', '--poll-interval', '1m', '--deadline', '30s'],
+      /^coleta: --poll-interval: 60000 ms is not shorter than --deadline \(30000 ms\)$/,
+    ],
+    ['a deadline too long', ['collect', '--deadline', '8d'], /^coleta: --deadline: 691200000 ms is not between/],
+    ['an unknown phase', ['list', '--phase', 'copying'], /^coleta: --phase: unknown phase "copying"; known: queued,/],
+    ['an unknown outcome', ['list', '--outcome', 'ok'], /^coleta: --outcome: unknown outcome "ok"; known: running,/],
+    ['a bad limit', ['list', '--limit', '0'], /^coleta: --limit: "0" is not a whole number from 1 to 1000$/],
+    ['a bad dataset filter', ['list', '--dataset', 'A B'], /^coleta: --dataset: "A B" is not a dataset id$/],
+    ['status without a workflow id', ['status'], /^error: missing required argument 'workflow-id'/],
     ['an unknown command', ['colect'], /^error: unknown command 'colect'/],
     ['an unknown option', ['collect', '--bukket', 'x'], /^error: unknown option '--bukket'/],
   ];
@@ -102,7 +124,8 @@ describe('refusals, with no server at all', () => {
   test('--help lists the commands', async () => {
     const result = await coleta(['--help']);
     assert.equal(result.code, 0);
-    for (const command of ['collect', 'presets', 'worker', 'stack', 'start', 'sample', 'origin']) {
+    const commands = ['collect', 'status', 'cancel', 'list', 'report', 'presets', 'worker', 'stack', 'start', 'sample'];
+    for (const command of [...commands, 'origin', 'transfer-emulator', 'verify']) {
       assert.match(result.stdout, new RegExp(`^  ${command}\\b`, 'm'));
     }
     const presets = await coleta(['presets']);
@@ -116,15 +139,15 @@ describe('collect against a server', () => {
   before(async () => {
     harness = await collectionHarness('cli-test');
     env = {
-      TEMPORAL_ADDRESS: harness.env.address,
-      COLETA_TASK_QUEUE: harness.taskQueue,
+      ...harness.workerEnv,
       COLETA_ORIGIN_URL: harness.origin.url,
       COLETA_WEB_UI_URL: 'http://127.0.0.1:18233',
     };
   });
   after(() => harness?.stop());
 
-  test('prints the run, its Web UI link and the source manifest', async () => {
+  test('prints the run, its Web UI link, its phases, the source manifest and the report summary', async () => {
+    await harness.bucket('cli-bucket');
     const result = await coleta(['collect', '--preset', 'local-sample', '--bucket', 'cli-bucket'], env);
     assert.equal(result.code, 0, result.stderr);
     const id = /^started collection (collect-ecommerce-behavior-sample-[0-9a-f]{10})$/m.exec(result.stdout)?.[1];
@@ -145,20 +168,120 @@ describe('collect against a server', () => {
         ),
       );
     }
+    // Not a terminal: one line at each phase, in order.
+    const phases = [...result.stdout.matchAll(/^ {2}(source-access|preflight|transfer-launch|transfer|integrity)\b/gm)];
+    assert.deepEqual(
+      phases.map((match) => match[1]).filter((phase, i, all) => all.indexOf(phase) === i),
+      phases.map((match) => match[1]),
+      'each phase once',
+    );
+    assert.ok(phases.length >= 2, result.stdout);
+    const summary = /^collected (ecommerce-behavior-sample\/\S+): succeeded$/m.exec(result.stdout);
+    assert.ok(summary, result.stdout);
+    assert.match(result.stdout, /^ {2}transfer\s+SUCCESS, 2 objects, \d+\.\d KiB$/m);
+    assert.match(result.stdout, /^ {2}integrity\s+intact: 2 files, \d+ rows, 0 invalid$/m);
+    const record = `gs://cli-bucket/raw/${summary[1]}/collection.md`;
+    assert.match(result.stdout, new RegExp(`^ {2}record\\s+${record.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
     const description = await harness.env.client.workflow.getHandle(id).describe();
     assert.equal(description.typedSearchAttributes.get(DATASET_ID), 'ecommerce-behavior-sample');
-    assert.deepEqual(description.memo, { dataset: 'ecommerce-behavior-sample', sink: 'gs://cli-bucket/raw/' });
+    assert.deepEqual(description.memo, {
+      dataset: 'ecommerce-behavior-sample',
+      sink: 'gs://cli-bucket/raw/',
+      collection: summary[1],
+      record,
+    });
+
+    // status, report and list of the finished run
+    const status = await coleta(['status', id], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^status\s+COMPLETED$/m);
+    assert.match(status.stdout, /^phase\s+done$/m);
+    assert.match(status.stdout, /^outcome\s+succeeded$/m);
+    assert.match(status.stdout, new RegExp(`^record\\s+${record.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
+    const page = await coleta(['report', id], env);
+    assert.equal(page.code, 0, page.stderr);
+    assert.match(page.stdout, new RegExp(`^# Collection ${summary[1]!.replace('/', '\\/')}$`, 'm'));
+    assert.match(page.stdout, /^## Integrity$/m);
+    assert.match(page.stdout, /^\*\*All files intact\.\*\*$/m);
+    const json = await coleta(['report', id, '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as { outcome: string; workflowId: string; integrity: { ok: boolean } };
+    assert.equal(parsed.outcome, 'succeeded');
+    assert.equal(parsed.workflowId, id);
+    assert.equal(parsed.integrity.ok, true);
+    const listed = await coleta(['list', '--dataset', 'ecommerce-behavior-sample', '--outcome', 'succeeded'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      new RegExp(`^${id}\\s+COMPLETED\\s+ecommerce-behavior-sample\\s+done\\s+succeeded\\s`, 'm'),
+    );
+    const none = await coleta(['list', '--dataset', 'ecommerce-behavior-sample', '--outcome', 'cancelled'], env);
+    assert.equal(none.code, 0, none.stderr);
+    assert.doesNotMatch(none.stdout, new RegExp(id));
+  });
+
+  test('status, report and cancel of a workflow id that does not exist say so, with exit code 1', async () => {
+    for (const command of ['status', 'report', 'cancel']) {
+      const result = await coleta([command, 'collect-nothing-0000000000'], env);
+      assert.equal(result.code, 1, command);
+      assert.match(result.stderr, /^coleta: no collection has the workflow id "collect-nothing-0000000000"/, command);
+    }
+  });
+
+  test('cancel stops a collection mid-transfer, and its transfer in the service', async () => {
+    await harness.bucket('cancel-bucket');
+    harness.transfer.faults.set({ bytesPerSecond: 10_000 });
+    try {
+      const started = await coleta(
+        ['collect', '--bucket', 'cancel-bucket', '--no-wait', '--json', '--poll-interval', '200ms'],
+        env,
+      );
+      assert.equal(started.code, 0, started.stderr);
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      const handle = harness.env.client.workflow.getHandle(workflowId);
+      for (let i = 0; ; i += 1) {
+        const phase = (await handle.describe()).typedSearchAttributes.get(COLLECTION_PHASE);
+        if (phase === 'transfer') break;
+        assert.ok(i < 300, `reached the transfer (in ${phase})`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const running = await coleta(['status', workflowId], env);
+      assert.match(running.stdout, /^status\s+RUNNING$/m);
+      assert.match(running.stdout, /^ {2}transfer\s+\[[#-]{24}\]\s+\d+%/m);
+      const listed = await coleta(['list', '--phase', 'transfer'], env);
+      assert.match(listed.stdout, new RegExp(`^${workflowId}\\s+RUNNING\\s`, 'm'));
+
+      const cancelled = await coleta(['cancel', workflowId], env);
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      assert.match(cancelled.stdout, new RegExp(`^${workflowId}: cancelled$`, 'm'));
+      assert.match(
+        cancelled.stdout,
+        /^ {2}transfer operation transferOperations\/\S+: ABORTED, cancelled by the run, /m,
+      );
+      const again = await coleta(['cancel', workflowId], env);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /is not running: it is CANCELLED$/m);
+      const page = await coleta(['report', workflowId], env);
+      assert.match(page.stdout, /^\| Outcome \| \*\*cancelled\*\*/m);
+    } finally {
+      harness.transfer.faults.clear();
+    }
   });
 
   test('--json gives the manifest to machines', async () => {
+    await harness.bucket('coleta-raw');
     const result = await coleta(['collect', '--preset', 'local-kaggle', '--file', '2019-Nov.csv', '--json'], {
       ...env,
     });
     assert.equal(result.code, 0, result.stderr);
     const parsed = JSON.parse(result.stdout) as {
       workflowId: string;
+      outcome: string;
+      integrity: { files: number };
       manifest: { files: { name: string; md5: string }[] };
     };
+    assert.equal(parsed.outcome, 'succeeded');
+    assert.equal(parsed.integrity.files, 1);
     assert.deepEqual(
       parsed.manifest.files.map((file) => file.name),
       ['2019-Nov.csv'],
@@ -167,6 +290,7 @@ describe('collect against a server', () => {
   });
 
   test('collecting what is being collected attaches to the running run', async () => {
+    await harness.bucket('attach-bucket');
     harness.origin.faults.set('/datasets/marketplace/2019-Oct.csv.gz', { delayMs: 1500, times: 1 });
     try {
       const first = coleta(['collect', '--bucket', 'attach-bucket'], env);

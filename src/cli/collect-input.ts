@@ -18,6 +18,8 @@ export interface CollectOptions {
   dataset?: string;
   bucket?: string;
   prefix?: string;
+  pollInterval?: string;
+  deadline?: string;
   wait: boolean;
   json?: boolean;
 }
@@ -62,11 +64,31 @@ export function collectInputFromOptions(options: CollectOptions, config: Runtime
     }
     datasetId ??= preset.datasetId;
   }
+  const pollIntervalMs =
+    options.pollInterval === undefined ? undefined : parseDuration('--poll-interval', options.pollInterval);
+  const deadlineMs = options.deadline === undefined ? undefined : parseDuration('--deadline', options.deadline);
+  const transfer = {
+    ...(pollIntervalMs !== undefined ? { pollIntervalMs } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+  };
   return validateCollectInput({
     datasetId,
     source,
     sink: { bucket: options.bucket ?? config.bucket, prefix: options.prefix ?? 'raw/' },
+    ...(Object.keys(transfer).length > 0 ? { transfer } : {}),
   });
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `500ms`, `10s`, `2m`, `1.5h` or `7d`, in milliseconds; throws naming `flag`. */
+export function parseDuration(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  const ms = match ? Number(match[1]) * (DURATION_UNITS[match[2] as string] as number) : NaN;
+  if (!match || !Number.isFinite(ms) || ms <= 0) {
+    throw new InputError(`--${flag.replace(/^-+/, '')}: "${text}" is not a positive duration such as 30s, 5m or 2h`);
+  }
+  return Math.round(ms);
 }
 
 function parseVersion(text: string): number {

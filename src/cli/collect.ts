@@ -15,7 +15,13 @@ import { collectionWorkflowId } from '../collection';
 import type { CollectOptions } from './collect-input';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../search-attributes';
 import type { SourceManifest } from '../source/types';
-import type { collectDataset, CollectInput, CollectionResult } from '../workflows';
+import {
+  progressQuery,
+  type collectDataset,
+  type CollectInput,
+  type CollectionProgress,
+  type CollectionResult,
+} from '../workflows';
 import { formatBytes, table, workflowUrl } from './format';
 
 /** Connects a Temporal client, with a message that says what to check when the server cannot be reached. */
@@ -95,24 +101,107 @@ async function awaitResult(
   out: (line: string) => void,
   run: { workflowId: string; link: string },
 ): Promise<number> {
+  const watcher = options.json ? undefined : watchProgress(handle, out);
   let result: CollectionResult;
   try {
     result = await handle.result();
   } catch (error) {
+    await watcher?.stop();
     if (!(error instanceof WorkflowFailedError)) throw error;
     const cause = applicationCause(error);
     const message = cause?.message ?? error.cause?.message ?? error.message;
-    if (options.json) out(JSON.stringify({ ...run, failed: { type: cause?.type ?? null, message } }));
-    else out(`collection failed: ${cause?.type ? `${cause.type}: ` : ''}${message}\n  see ${run.link}`);
+    const record = await recordLocation(handle);
+    if (options.json) out(JSON.stringify({ ...run, failed: { type: cause?.type ?? null, message }, record }));
+    else {
+      out(`collection failed: ${cause?.type ? `${cause.type}: ` : ''}${message}`);
+      if (record) out(`  record   ${record} (coleta report ${run.workflowId})`);
+      out(`  see ${run.link}`);
+    }
     return 1;
   }
+  await watcher?.stop();
   if (options.json) {
-    out(JSON.stringify({ ...run, manifest: result.manifest }, null, 2));
+    out(JSON.stringify({ ...run, ...result }, null, 2));
   } else {
     out('');
     out(formatManifest(result.manifest));
+    out('');
+    out(formatSummary(result, run.link));
   }
   return 0;
+}
+
+/** Where a run's record is (or will be), from its memo; undefined for runs that predate it. */
+export async function recordLocation(handle: WorkflowHandle): Promise<string | undefined> {
+  const memo = (await handle.describe()).memo as { record?: unknown } | undefined;
+  return typeof memo?.record === 'string' ? memo.record : undefined;
+}
+
+/** The report summary of a finished collection, as `collect` prints it. */
+export function formatSummary(result: CollectionResult, link: string): string {
+  const { transfer, integrity } = result;
+  return [
+    `collected ${result.collectionId}: ${result.outcome}`,
+    table([
+      ['  data', `${result.folder}data/`],
+      ['  transfer', `${transfer.status}, ${transfer.objectsCopied} objects, ${formatBytes(transfer.bytesCopied)}`],
+      ['  job', transfer.jobName],
+      ['  operation', transfer.operationName],
+      [
+        '  integrity',
+        `${integrity.ok ? 'intact' : 'FAILED'}: ${integrity.files} files, ${integrity.rows} rows, ` +
+          `${integrity.invalidRows} invalid`,
+      ],
+      ['  problems', result.problems === 0 ? 'none' : `${result.problems} (see the record)`],
+      ['  record', result.record.markdown],
+      ['  Web UI', link],
+    ]),
+  ].join('\n');
+}
+
+/**
+ * Follows a run through its progress query while `collect` waits: on a terminal, one line redrawn in place
+ * with a progress bar; otherwise a line at each change of phase. Queries that fail (no worker yet) are
+ * skipped: the wait is for the result, and the display only helps.
+ */
+function watchProgress(handle: WorkflowHandle<typeof collectDataset>, out: (line: string) => void) {
+  const tty = out === console.log && process.stdout.isTTY;
+  let stopped = false;
+  let lastPhase: string | undefined;
+  let drawn = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const progress = await handle.query(progressQuery).catch(() => undefined);
+      if (progress && !stopped) {
+        if (tty) {
+          process.stdout.write(`\r\x1b[2K${progressLine(progress)}`);
+          drawn = true;
+        } else if (progress.phase !== lastPhase) {
+          out(progressLine(progress));
+        }
+        lastPhase = progress.phase;
+      }
+      await new Promise((resolve) => setTimeout(resolve, tty ? 250 : 500));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      if (drawn) process.stdout.write('\r\x1b[2K');
+    },
+  };
+}
+
+/** One line of progress: the phase and, once the transfer is known, a bar with the bytes copied. */
+export function progressLine(progress: CollectionProgress): string {
+  const phase = progress.phase.padEnd(15);
+  if (progress.totalBytes === undefined || progress.percent === undefined) return `  ${phase}`;
+  const width = 24;
+  const filled = Math.round((progress.percent / 100) * width);
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+  const bytes = `${formatBytes(progress.bytesCopied ?? 0)} of ${formatBytes(progress.totalBytes)}`;
+  return `  ${phase} ${bar} ${String(progress.percent).padStart(3)}%  ${bytes}, ${progress.objectsCopied ?? 0}/${progress.files ?? '?'} files`;
 }
 
 /** The innermost application failure of an error chain: the one that says what went wrong. */

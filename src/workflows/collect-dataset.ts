@@ -22,9 +22,11 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -154,6 +156,10 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
   let transferActive = false;
 
   setHandler(progressQuery, () => progress);
+  if (patched('record-in-memo')) {
+    // Where the record will be, from the start: `coleta report` and the Web UI find it without a worker.
+    upsertMemo({ collection: names.collectionId, record: `gs://${input.sink.bucket}/${names.recordMarkdown}` });
+  }
   setHandler(transferProgressSignal, (update) => {
     if (update.operationName !== progress.operationName || progress.phase !== 'transfer') return;
     progress.bytesCopied = update.bytesCopied;

@@ -1,3 +1,3 @@
 /** The workflows the worker serves. */
-export { collectDataset, progressQuery } from './collect-dataset';
+export { collectDataset, PHASES, progressQuery } from './collect-dataset';
 export type { CollectInput, CollectionProgress, CollectionResult, Phase } from './collect-dataset';
