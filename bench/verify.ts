@@ -74,6 +74,7 @@ async function duckdb(file: string): Promise<number> {
   );
   const rows = reader.getRows().reduce((sum, row) => sum + Number(row[1]), 0);
   connection.closeSync();
+  instance.closeSync();
   return rows;
 }
 

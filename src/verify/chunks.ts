@@ -155,9 +155,11 @@ export class ChunkDispatcher {
   }
 
   private openJoiner(): BlockScanner {
+    // one line a chunk: not worth the compiling of the fast path in this thread
     this.joiner ??= new BlockScanner(this.blocks.length, this.options.sketches, {
       first: !this.lineEnded,
       failFast: this.options.failFast,
+      fastPath: false,
     });
     return this.joiner;
   }
