@@ -17,8 +17,6 @@ export const FAILURE_TYPES = {
   SourceUnavailable: { retryable: true },
   /** A credential the step needs is not configured. */
   MissingCredential: { retryable: false },
-  /** The request itself is malformed. */
-  InvalidInput: { retryable: false },
   /** The sink bucket does not exist. */
   BucketNotFound: { retryable: false },
   /** We cannot write to the sink bucket (our own credentials lack a permission). */

@@ -78,6 +78,8 @@ export interface FileIntegrity {
   violations?: { kind: string; meaning: string; count: number; examples: { line: number; text: string }[] }[];
   /** The verifier's profile of the data (see `src/verify/types.ts`). */
   profile?: Record<string, unknown>;
+  /** Whether a file that failed was marked with the custom metadata `coleta-integrity: failed`. */
+  marked?: boolean;
   /** Each thing that makes the file fail, one sentence each; empty when the file is good. */
   problems: string[];
   ok: boolean;

@@ -200,6 +200,10 @@ test('a source file gone (404) fails the run at source access, documented, with 
     assert.equal(record.failure?.step, 'source-access');
     assert.equal(record.source, undefined);
     assert.deepEqual(await transfersOf(collectionId), { jobs: [], operations: [] });
+    // the run keeps the phase it failed in, so that filters by phase find it
+    const attributes = (await handle.describe()).typedSearchAttributes;
+    assert.equal(attributes.get(COLLECTION_PHASE), 'source-access');
+    assert.equal(attributes.get(COLLECTION_OUTCOME), 'failed');
   } finally {
     harness.origin.faults.clear();
   }
@@ -259,6 +263,38 @@ test('a file that changed size after source access fails the transfer, never acc
   } finally {
     harness.transfer.faults.clear();
     await origin.close();
+  }
+});
+
+test('a refusal while polling ends the run as TransferRefused, without retries, and cancels the transfer', async () => {
+  const collect = await input('coleta-refused');
+  harness.transfer.faults.set({
+    bytesPerSecond: 50_000,
+    methods: [{ method: 'GetOperation', code: 'PERMISSION_DENIED', times: 1 }],
+  });
+  try {
+    const handle = await start(collect);
+    const failure = await failureOf(handle);
+    assert.equal(failure.type, 'TransferRefused');
+    assert.match(failure.message, /^GetOperation transferOperations\/\S+: 7 PERMISSION_DENIED: injected fault/);
+    const { collectionId } = await handle.query(progressQuery);
+    const record = await recordOf('coleta-refused', collectionId);
+    assert.equal(record.failure?.step, 'transfer');
+    assert.equal(record.transfer.cancelledByRun, true, 'the transfer was cancelled in the service');
+    const history = await handle.fetchHistory();
+    const polls = history.events?.filter(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'awaitTransfer',
+    );
+    assert.equal(polls?.length, 1);
+    const attempts = history.events
+      ?.filter((event) => event.activityTaskStartedEventAttributes)
+      .map((event) => event.activityTaskStartedEventAttributes?.attempt);
+    assert.ok(
+      attempts?.every((attempt) => attempt === 1),
+      `no activity was retried: ${String(attempts)}`,
+    );
+  } finally {
+    harness.transfer.faults.clear();
   }
 });
 
@@ -385,6 +421,8 @@ test('an integrity check finds a wrong checksum, a wrong size and bad rows, and 
     assert.equal(result.violations?.find((violation) => violation.kind === 'event_type')?.examples[0]?.line, 3);
     const [metadata] = await bucket.file('raw/bad.csv').getMetadata();
     assert.equal(metadata.metadata?.['coleta-integrity'], 'failed');
+    assert.equal(result.marked, true);
+    assert.equal(result.packaging, 'none');
 
     const missing = await run({
       bucket: 'coleta-integrity',

@@ -6,10 +6,13 @@
  * - Each poll heartbeats the operation's name, status and counters, and the transient errors met so far. A
  *   retried or restarted attempt (after a worker crash, the heartbeat timeout) reads them back and resumes
  *   polling the same operation: polling never launches anything.
- * - UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED are retried here, with exponential backoff, and
- *   recorded; any other error of the service stops the step.
+ * - UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED are retried here, with exponential backoff (with
+ *   heartbeats while it waits), and recorded. NOT_FOUND ends the step as TransferFailed, and a refusal
+ *   (PERMISSION_DENIED, INVALID_ARGUMENT, FAILED_PRECONDITION, UNAUTHENTICATED) as TransferRefused, neither
+ *   retried; any other error ends this attempt, and the activity's retry policy tries again.
  * - FAILED and ABORTED end the step with a typed, non-retryable failure that carries the error breakdown.
- * - Past the deadline the step fails with TransferTimedOut; the workflow then cancels the transfer.
+ * - Past the deadline (checked after every poll, answered or not) the step fails with TransferTimedOut; the
+ *   workflow then cancels the transfer.
  * - As the copy advances it signals the workflow at each 5 % step (at most twenty signals per run), so that
  *   the progress query and the Web UI show the bytes copied without the history growing with time.
  *
@@ -67,6 +70,8 @@ export interface AwaitTransferResult {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** Codes of GetOperation that no retry mends: polling stops with TransferRefused. */
+const REFUSALS = new Set(['PERMISSION_DENIED', 'INVALID_ARGUMENT', 'FAILED_PRECONDITION', 'UNAUTHENTICATED']);
 /** The wait before the second poll; it doubles up to the poll interval. */
 const FIRST_POLL_MS = 100;
 /** Transient errors kept in the heartbeat and the record; more are counted in the last one. */
@@ -105,36 +110,29 @@ export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: nu
         current = await getOperation(input.operationName);
         failuresInARow = 0;
       } catch (error) {
+        if (signal.aborted) throw error;
         const code = grpcCode(error);
-        if (!code || !TRANSIENT_CODES.has(code)) {
-          if (signal.aborted) throw error;
-          throw failure(
-            code === 'NOT_FOUND' ? 'TransferFailed' : 'TransferServiceUnavailable',
-            `GetOperation ${input.operationName}: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
+        const message = `GetOperation ${input.operationName}: ${error instanceof Error ? error.message : String(error)}`;
+        if (code === 'NOT_FOUND') throw failure('TransferFailed', message);
+        if (code && REFUSALS.has(code)) throw failure('TransferRefused', message);
+        if (!code || !TRANSIENT_CODES.has(code)) throw failure('TransferServiceUnavailable', message);
         failuresInARow += 1;
         const backoff = Math.min(MAX_BACKOFF_MS, input.pollIntervalMs * 2 ** failuresInARow);
         recordTransient(state, code, backoff);
         log.warn('transient error while polling', { operation: input.operationName, code, backoffMs: backoff });
         heartbeat(state);
-        await sleep(backoff);
+        checkDeadline(state, input, deadline);
+        await pause(state, backoff, input.pollIntervalMs);
         continue;
       }
       state.polls += 1;
       state.status = current.report.status;
       state.counters = current.report.counters ?? {};
-      heartbeat(state);
       await reportProgress(state, input.totalBytes);
+      heartbeat(state);
 
       if (current.done || ENDED.has(current.report.status)) return ended(current, state);
-      if (Date.now() > deadline) {
-        throw failure(
-          'TransferTimedOut',
-          `${input.operationName} had not ended by the deadline (${input.deadline}); it was ${state.status}`,
-          { operationName: input.operationName, counters: state.counters },
-        );
-      }
+      checkDeadline(state, input, deadline);
       // Short transfers end within a second: the first polls come quickly, then every interval.
       await sleep(Math.min(input.pollIntervalMs, FIRST_POLL_MS * 2 ** (state.polls - 1)));
     }
@@ -162,13 +160,34 @@ export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: nu
   return { awaitTransfer, cancelTransfer };
 }
 
-/** Signals the workflow when the copy crosses another 5 % step; a failed signal is only logged. */
+/** Past the deadline, polling gives up with TransferTimedOut; the workflow then cancels the transfer. */
+function checkDeadline(state: PollState, input: AwaitTransferInput, deadline: number): void {
+  if (Date.now() <= deadline) return;
+  throw failure(
+    'TransferTimedOut',
+    `${input.operationName} had not ended by the deadline (${input.deadline}); it was ${state.status}`,
+    { operationName: input.operationName, counters: state.counters },
+  );
+}
+
+/** Waits `ms`, heartbeating at least every `beatMs`, so that a long backoff is not taken for a dead worker. */
+async function pause(state: PollState, ms: number, beatMs: number): Promise<void> {
+  for (let left = ms; left > 0; left -= beatMs) {
+    await sleep(Math.min(left, beatMs));
+    heartbeat(state);
+  }
+}
+
+/**
+ * Signals the workflow when the copy crosses another 5 % step, from 5 % to 100 %: at most twenty signals a
+ * run (the workflow knows 0 % by itself). A failed signal is only logged.
+ */
 async function reportProgress(state: PollState, manifestTotal: number): Promise<void> {
   const totalBytes = state.counters.bytesFoundFromSource || manifestTotal;
   const bytesCopied = state.counters.bytesCopiedToSink ?? 0;
   const percent = totalBytes > 0 ? Math.min(100, Math.floor((bytesCopied / totalBytes) * 100)) : 0;
   const step = Math.floor(percent / 5);
-  if (step <= state.signalled) return;
+  if (step === 0 || step <= state.signalled) return;
   state.signalled = step;
   const progress: TransferProgress = {
     operationName: state.operationName,

@@ -31,6 +31,15 @@ const EXAMPLES_KEPT = 3;
 
 /** Makes the activity. */
 export function makeCheckFile(clients: GoogleClients, threads: number | undefined) {
+  // One verification at a time in a worker: each takes every core it is given, and the workflow checks all the
+  // files at once, so that more workers check more files in parallel. The others wait, heartbeating.
+  let queue: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const turn = queue.then(fn, fn);
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
+
   return async function checkFile(input: CheckFileInput): Promise<FileIntegrity> {
     const { file } = input;
     const objectName = input.object.slice(`gs://${input.bucket}/`.length);
@@ -63,14 +72,16 @@ export function makeCheckFile(clients: GoogleClients, threads: number | undefine
     const beat = setInterval(() => heartbeat({ object: input.object }), 5000);
     let report;
     try {
-      report = await verify(input.object, {
-        md5: true,
-        ...(threads ? { threads } : {}),
-        storage: {
-          projectId: clients.config.projectId,
-          ...(clients.config.storageEndpoint ? { apiEndpoint: clients.config.storageEndpoint } : {}),
-        },
-      });
+      report = await oneAtATime(() =>
+        verify(input.object, {
+          md5: true,
+          ...(threads ? { threads } : {}),
+          storage: {
+            projectId: clients.config.projectId,
+            ...(clients.config.storageEndpoint ? { apiEndpoint: clients.config.storageEndpoint } : {}),
+          },
+        }),
+      );
     } finally {
       clearInterval(beat);
     }
@@ -105,7 +116,7 @@ export function makeCheckFile(clients: GoogleClients, threads: number | undefine
           `${mismatch.expectedFrom === 'source' ? 'the source published' : 'Cloud Storage computed'} ${mismatch.expected}`,
       );
     }
-    result.packaging = report.gzip ? 'gzip' : 'none';
+    result.packaging = report.packaging;
     result.header = report.format.header;
     result.rows = report.rows;
     result.invalidRows = report.invalidRows;
@@ -125,9 +136,13 @@ export function makeCheckFile(clients: GoogleClients, threads: number | undefine
 
     if (!result.ok) {
       log.warn('integrity check failed', { object: input.object, problems: result.problems });
-      await object
+      result.marked = await object
         .setMetadata({ metadata: { 'coleta-integrity': 'failed' } })
-        .catch((error: unknown) => log.warn('the object could not be marked', { error: String(error) }));
+        .then(() => true)
+        .catch((error: unknown) => {
+          log.warn('the object could not be marked', { object: input.object, error: String(error) });
+          return false;
+        });
     }
     return result;
   };

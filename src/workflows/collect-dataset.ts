@@ -271,11 +271,15 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     if (!ok) {
       const bad = files.filter((file) => !file.ok);
       for (const file of bad) {
+        const where = !file.present
+          ? `${file.object} is not in the bucket`
+          : file.marked === false
+            ? `${file.object} stays where it landed, but could not be marked coleta-integrity=failed (see the worker log)`
+            : `${file.object} stays where it landed, marked coleta-integrity=failed`;
         problem(
           'integrity',
           `${file.name}: ${file.problems.join('; ')}`,
-          `the run fails; ${file.object} stays where it landed, marked coleta-integrity=failed, ` +
-            'and this record says the collection is not to be used',
+          `the run fails; ${where}, and this record says the collection is not to be used`,
         );
       }
       throw ApplicationFailure.nonRetryable(
@@ -341,7 +345,16 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
   }
 
   progress.outcome = 'succeeded';
-  const written = await document(progress, record);
+  let written: Awaited<ReturnType<typeof document>>;
+  try {
+    written = await document(progress, record);
+  } catch (error) {
+    // the data is intact, but undocumented: the run fails, and says so
+    progress.outcome = 'failed';
+    upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'failed' }]);
+    setCurrentDetails(details(progress, `**failed** in documentation: ${describeFailure(error).message}`));
+    throw error;
+  }
   enterPhase(progress, 'done', `Collected ${record.source?.files.length ?? 0} files into ${names.folder}`);
   upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'succeeded' }]);
   const files = record.integrity?.files ?? [];
@@ -369,17 +382,24 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
   };
 }
 
-/** Step 6: writes the record as it stands. */
+/**
+ * Step 6: writes the record as it stands. A run that failed keeps the phase it failed in, in the progress
+ * query and (since the patch `failed-phase-kept`) in the search attribute, so that filters by phase find it.
+ */
 async function document(progress: CollectionProgress, record: CollectionRecord) {
   const previous = progress.phase;
-  enterPhase(progress, 'documentation', `Writing the record of ${record.collectionId}`);
+  const text = `Writing the record of ${record.collectionId}`;
+  if (record.outcome !== 'succeeded' && patched('failed-phase-kept')) setCurrentDetails(details(progress, text));
+  else enterPhase(progress, 'documentation', text);
   record.endedAt = new Date().toISOString();
-  const written = await writeDocumentation.executeWithOptions(
-    { summary: `Documentation: write collection.json and collection.md beside the data` },
-    [record],
-  );
-  if (record.outcome !== 'succeeded') progress.phase = previous;
-  return written;
+  try {
+    return await writeDocumentation.executeWithOptions(
+      { summary: `Documentation: write collection.json and collection.md beside the data` },
+      [record],
+    );
+  } finally {
+    if (record.outcome !== 'succeeded') progress.phase = previous;
+  }
 }
 
 function enterPhase(progress: CollectionProgress, phase: Phase, text: string): void {

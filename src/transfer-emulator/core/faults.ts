@@ -33,7 +33,13 @@ export const SINK_PERMISSIONS = [
   'storage.objects.delete',
 ] as const;
 
-const METHOD_CODES = new Set(['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED', 'INTERNAL']);
+const METHOD_CODES = new Set([
+  'UNAVAILABLE',
+  'RESOURCE_EXHAUSTED',
+  'DEADLINE_EXCEEDED',
+  'INTERNAL',
+  'PERMISSION_DENIED',
+]);
 const OBJECT_CODES = new Set(['NOT_FOUND', 'PERMISSION_DENIED', 'UNAVAILABLE', 'DATA_LOSS']);
 
 /** The faults in force. */
