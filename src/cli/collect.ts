@@ -16,6 +16,7 @@ import type { CollectOptions } from './collect-input';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../search-attributes';
 import type { SourceManifest } from '../source/types';
 import {
+  PHASES,
   progressQuery,
   type collectDataset,
   type CollectInput,
@@ -196,7 +197,8 @@ function watchProgress(handle: WorkflowHandle<typeof collectDataset>, out: (line
 /** One line of progress: the phase and, once the transfer is known, a bar with the bytes copied. */
 export function progressLine(progress: CollectionProgress): string {
   const phase = progress.phase.padEnd(15);
-  if (progress.totalBytes === undefined || progress.percent === undefined) return `  ${phase}`;
+  const copying = PHASES.indexOf(progress.phase) >= PHASES.indexOf('transfer');
+  if (!copying || progress.totalBytes === undefined || progress.percent === undefined) return `  ${progress.phase}`;
   const width = 24;
   const filled = Math.round((progress.percent / 100) * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
