@@ -16,6 +16,8 @@ import type * as CollectModule from './cli/collect';
 import type * as RunModule from './cli/run';
 import type * as RunsModule from './cli/runs';
 import type { ListOptions } from './cli/runs';
+import type * as SchedulesModule from './cli/schedules';
+import { scheduleRequestFromOptions, type ScheduleCreateOptions } from './cli/schedule-input';
 import type { OriginCommandOptions, TransferEmulatorOptions } from './cli/run';
 import type * as StackModule from './cli/stack';
 import type * as VerifyModule from './verify/command';
@@ -29,6 +31,7 @@ const collectCommand = () => require('./cli/collect') as typeof CollectModule;
 const stackCommands = () => require('./cli/stack') as typeof StackModule;
 const runCommands = () => require('./cli/run') as typeof RunModule;
 const runsCommands = () => require('./cli/runs') as typeof RunsModule;
+const schedulesCommands = () => require('./cli/schedules') as typeof SchedulesModule;
 const workerModule = () => require('./worker') as typeof WorkerModule;
 const verifyCommand = () => require('./verify/command') as typeof VerifyModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -40,19 +43,11 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride();
 
-  program
-    .command('collect')
-    .description('start a collection (or attach to the one already collecting the same), then wait for it')
-    .option('--preset <name>', 'a named source (see `coleta presets`); local-sample when no source is given')
-    .option('--url <url...>', 'public http(s) URLs of the files to collect')
-    .option('--kaggle <owner/slug>', 'a Kaggle dataset')
-    .option('--version <n>', 'the Kaggle dataset version (default: the current one)')
-    .option('--file <name...>', 'only these files of the Kaggle dataset')
-    .option('--dataset <id>', "the dataset's id in names and the UI (default: the preset's)")
-    .option('--bucket <name>', 'the sink bucket (default: COLETA_BUCKET or coleta-raw)')
-    .option('--prefix <path>', 'where raw data lands in the bucket', 'raw/')
-    .option('--poll-interval <duration>', 'how often the transfer operation is polled, such as 10s (default 10s)')
-    .option('--deadline <duration>', 'how long the transfer may take before the run gives up, such as 6h (default 24h)')
+  addSourceOptions(
+    program
+      .command('collect')
+      .description('start a collection (or attach to the one already collecting the same), then wait for it'),
+  )
     .option('--no-wait', 'print the run and return at once')
     .option('--json', 'print JSON')
     .action(
@@ -65,12 +60,14 @@ export function buildProgram(): Command {
 
   program
     .command('status')
-    .description('where a collection is: its phase and progress, or how it ended')
-    .argument('<workflow-id>', 'the collection, as `collect` and `list` print it')
+    .description('with a workflow id, where that collection is; without, the health of every dataset')
+    .argument('[workflow-id]', 'the collection, as `collect` and `list` print it')
     .option('--json', 'print JSON')
     .action(
-      exits((workflowId: string, options: { json?: boolean }) =>
-        runsCommands().status(workflowId, options, loadRuntimeConfig()),
+      exits((workflowId: string | undefined, options: { json?: boolean }) =>
+        workflowId === undefined
+          ? runsCommands().health(options, loadRuntimeConfig())
+          : runsCommands().status(workflowId, options, loadRuntimeConfig()),
       ),
     );
 
@@ -106,6 +103,58 @@ export function buildProgram(): Command {
         runsCommands().report(workflowId, options, loadRuntimeConfig()),
       ),
     );
+
+  const schedule = program
+    .command('schedule')
+    .description('Temporal Schedules that collect a dataset on an interval or a cron spec');
+  addSourceOptions(
+    schedule
+      .command('create')
+      .description('create a schedule that starts the collection; nothing is created if any flag is bad')
+      .option('--id <id>', 'the schedule id (default: collect-<dataset>)')
+      .option('--every <duration>', 'run on this interval, such as 6h or 1d')
+      .option('--cron <spec>', 'run at these times: five cron fields ("0 3 * * *") or @daily, @hourly, ...')
+      .option('--timezone <zone>', 'the IANA time zone of --cron (default UTC)')
+      .option('--jitter <duration>', 'start each run up to this much later, at random')
+      .option('--catchup-window <duration>', 'runs missed while the server was down are made up within this', '1h')
+      .option('--freshness <duration>', 'the dataset is stale when its last success is older (default: twice --every)')
+      .option('--paused', 'create it paused'),
+  ).action(
+    exits((options: ScheduleCreateOptions) => {
+      const config = loadRuntimeConfig();
+      const request = scheduleRequestFromOptions({ ...options, wait: false }, config);
+      return schedulesCommands().createSchedule(request, config);
+    }),
+  );
+  schedule
+    .command('list')
+    .description('every schedule, with what it collects and its next run')
+    .option('--json', 'print JSON')
+    .action(exits((options: { json?: boolean }) => schedulesCommands().listSchedules(options, loadRuntimeConfig())));
+  schedule
+    .command('describe')
+    .description("a schedule's spec, state, policies, next runs and recent runs")
+    .argument('<id>', 'the schedule id')
+    .option('--json', 'print JSON')
+    .action(
+      exits((id: string, options: { json?: boolean }) =>
+        schedulesCommands().showSchedule(id, options, loadRuntimeConfig()),
+      ),
+    );
+  for (const [change, description] of [
+    ['pause', 'pause a schedule: it starts nothing until unpaused'],
+    ['unpause', 'unpause a schedule'],
+    ['trigger', 'start a run of the schedule now (skipped if one is running)'],
+    ['delete', 'delete a schedule (its runs and their data stay)'],
+  ] as const) {
+    const command = schedule.command(change).description(description).argument('<id>', 'the schedule id');
+    if (change === 'pause' || change === 'unpause') command.option('--note <text>', 'why, shown with the schedule');
+    command.action(
+      exits((id: string, options: { note?: string }) =>
+        schedulesCommands().changeSchedule(change, id, options, loadRuntimeConfig()),
+      ),
+    );
+  }
 
   program
     .command('presets')
@@ -199,6 +248,24 @@ export function buildProgram(): Command {
     );
 
   return program;
+}
+
+/** The flags that say what a collection collects, where to, and how it follows the transfer. */
+function addSourceOptions(command: Command): Command {
+  return command
+    .option('--preset <name>', 'a named source (see `coleta presets`); local-sample when no source is given')
+    .option('--url <url...>', 'public http(s) URLs of the files to collect')
+    .option('--kaggle <owner/slug>', 'a Kaggle dataset')
+    .option('--version <n>', 'the Kaggle dataset version (default: the current one)')
+    .option('--file <name...>', 'only these files of the Kaggle dataset')
+    .option('--dataset <id>', "the dataset's id in names and the UI (default: the preset's)")
+    .option('--bucket <name>', 'the sink bucket (default: COLETA_BUCKET or coleta-raw)')
+    .option('--prefix <path>', 'where raw data lands in the bucket', 'raw/')
+    .option('--poll-interval <duration>', 'how often the transfer operation is polled, such as 10s (default 10s)')
+    .option(
+      '--deadline <duration>',
+      'how long the transfer may take before the run gives up, such as 6h (default 24h)',
+    );
 }
 
 /** Runs the command line and exits with the action's code. */

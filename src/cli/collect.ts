@@ -85,15 +85,26 @@ function start(client: Client, config: RuntimeConfig, input: CollectInput, workf
     workflowId,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    ...runMetadata(input),
+  });
+}
+
+/**
+ * What a collection run carries for operators, whoever starts it (`collect` or a schedule): the search
+ * attributes to filter by, the memo, and the summary and details the Web UI shows.
+ */
+export function runMetadata(input: CollectInput) {
+  const sink = `gs://${input.sink.bucket}/${input.sink.prefix}`;
+  return {
     typedSearchAttributes: new TypedSearchAttributes([
       { key: DATASET_ID, value: input.datasetId },
       { key: COLLECTION_PHASE, value: 'queued' },
       { key: COLLECTION_OUTCOME, value: 'running' },
     ]),
-    memo: { dataset: input.datasetId, sink: `gs://${input.sink.bucket}/${input.sink.prefix}` },
-    staticSummary: `Collect ${input.datasetId} into gs://${input.sink.bucket}/${input.sink.prefix}`,
+    memo: { dataset: input.datasetId, sink },
+    staticSummary: `Collect ${input.datasetId} into ${sink}`,
     staticDetails: describeInput(input),
-  });
+  };
 }
 
 async function awaitResult(
