@@ -121,6 +121,10 @@ const runtimeSchema = z
     COLETA_KAGGLE_API_URL: z.url({ protocol: /^https?$/ }).default('https://www.kaggle.com/api/v1'),
     COLETA_ORIGIN_PORT: port(8090),
     COLETA_TEMPORAL_UI_PORT: port(8233),
+    COLETA_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    COLETA_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    COLETA_ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    COLETA_ALERT_FORMAT: z.enum(['text', 'json']).default('text'),
   })
   .extend(googleSchema.shape);
 
@@ -137,6 +141,14 @@ export interface RuntimeConfig {
   kaggleApiUrl: string;
   /** Where the Google APIs are: Google Cloud, or the local emulators (see `./google.ts`). */
   google: GoogleConfig;
+  /** Where the worker serves its Prometheus metrics; no endpoint when absent. */
+  metrics?: { host: string; port: number };
+  /**
+   * Where alerts go: a webhook that takes a JSON body. `text` posts `{"text": ...}`, which Slack, Mattermost,
+   * Google Chat and Rocket.Chat incoming webhooks accept; `json` adds the alert's fields. The URL is a secret
+   * (it holds the webhook's token): it is never logged, recorded or put in the workflow history.
+   */
+  alerts?: { webhookUrl: string; format: 'text' | 'json' };
 }
 
 /** Reads the worker's and client's settings. */
@@ -158,6 +170,10 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     originUrl: (s.COLETA_ORIGIN_URL ?? `http://127.0.0.1:${s.COLETA_ORIGIN_PORT}`).replace(/\/+$/, ''),
     kaggleApiUrl: s.COLETA_KAGGLE_API_URL.replace(/\/+$/, ''),
     google: googleConfig(s),
+    ...(s.COLETA_METRICS_PORT ? { metrics: { host: s.COLETA_METRICS_HOST, port: s.COLETA_METRICS_PORT } } : {}),
+    ...(s.COLETA_ALERT_WEBHOOK_URL
+      ? { alerts: { webhookUrl: s.COLETA_ALERT_WEBHOOK_URL, format: s.COLETA_ALERT_FORMAT } }
+      : {}),
   };
 }
 
@@ -185,13 +201,18 @@ export function checkBucketName(name: string): string | undefined {
   return undefined;
 }
 
+/** Settings whose values are secrets. */
+const SECRET_VARIABLES = new Set(['COLETA_ALERT_WEBHOOK_URL', 'COLETA_ORIGIN_KAGGLE_KEY', 'KAGGLE_KEY']);
+
 function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
   const blankless = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const result = schema.safeParse(blankless);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const variable = String(issue?.path[0] ?? 'environment');
-  throw new ConfigError(`${variable}=${JSON.stringify(env[variable] ?? '')}: ${issue?.message ?? 'invalid'}`);
+  // a secret's value is never repeated, not even a malformed one
+  const shown = SECRET_VARIABLES.has(variable) ? '(value not shown)' : JSON.stringify(env[variable] ?? '');
+  throw new ConfigError(`${variable}=${shown}: ${issue?.message ?? 'invalid'}`);
 }
 
 function envRecord(env: NodeJS.ProcessEnv): Record<string, string> {
