@@ -37,6 +37,7 @@ import { collectionNames } from '../naming';
 import { RECORD_VERSION, type CollectionRecord, type Outcome, type Problem } from '../record';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE } from '../search-attributes';
 import type { SourceManifest, SourceSpec } from '../source/types';
+import { countRunEnded, countRunStarted } from './run-metrics';
 
 /** What to collect, and where. */
 export interface CollectInput {
@@ -156,6 +157,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
   let transferActive = false;
 
   setHandler(progressQuery, () => progress);
+  countRunStarted(input.datasetId);
   if (patched('record-in-memo')) {
     // Where the record will be, from the start: `coleta report` and the Web UI find it without a worker.
     upsertMemo({ collection: names.collectionId, record: `gs://${input.sink.bucket}/${names.recordMarkdown}` });
@@ -341,6 +343,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     }
     upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: record.outcome }]);
     setCurrentDetails(details(progress, `**${record.outcome}** in ${record.failure.step}: ${failure.message}`));
+    countRunEnded(input.datasetId, record.outcome);
     throw error;
   }
 
@@ -353,10 +356,12 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     progress.outcome = 'failed';
     upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'failed' }]);
     setCurrentDetails(details(progress, `**failed** in documentation: ${describeFailure(error).message}`));
+    countRunEnded(input.datasetId, 'failed');
     throw error;
   }
   enterPhase(progress, 'done', `Collected ${record.source?.files.length ?? 0} files into ${names.folder}`);
   upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'succeeded' }]);
+  countRunEnded(input.datasetId, 'succeeded');
   const files = record.integrity?.files ?? [];
   return {
     datasetId: input.datasetId,
