@@ -32,6 +32,7 @@ const stackSchema = z.object({
   COLETA_TEMPORAL_PORT: port(7233),
   COLETA_TEMPORAL_UI_PORT: port(8233),
   COLETA_TEMPORAL_HTTP_PORT: port(7243),
+  COLETA_TEMPORAL_METRICS_PORT: port(7235),
   COLETA_GCS_PORT: port(4443),
   COLETA_TRANSFER_GRPC_PORT: port(8091),
   COLETA_TRANSFER_REST_PORT: port(8092),
@@ -56,6 +57,8 @@ export interface StackConfig {
     temporal: number;
     temporalUi: number;
     temporalHttp: number;
+    /** The dev server's Prometheus endpoint. */
+    temporalMetrics: number;
     gcs: number;
     transferGrpc: number;
     transferRest: number;
@@ -71,6 +74,7 @@ export const PORT_VARIABLES: Record<keyof StackConfig['ports'], string> = {
   temporal: 'COLETA_TEMPORAL_PORT',
   temporalUi: 'COLETA_TEMPORAL_UI_PORT',
   temporalHttp: 'COLETA_TEMPORAL_HTTP_PORT',
+  temporalMetrics: 'COLETA_TEMPORAL_METRICS_PORT',
   gcs: 'COLETA_GCS_PORT',
   transferGrpc: 'COLETA_TRANSFER_GRPC_PORT',
   transferRest: 'COLETA_TRANSFER_REST_PORT',
@@ -84,6 +88,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     temporal: s.COLETA_TEMPORAL_PORT,
     temporalUi: s.COLETA_TEMPORAL_UI_PORT,
     temporalHttp: s.COLETA_TEMPORAL_HTTP_PORT,
+    temporalMetrics: s.COLETA_TEMPORAL_METRICS_PORT,
     gcs: s.COLETA_GCS_PORT,
     transferGrpc: s.COLETA_TRANSFER_GRPC_PORT,
     transferRest: s.COLETA_TRANSFER_REST_PORT,

@@ -16,12 +16,17 @@
  * - As the copy advances it signals the workflow at each 5 % step (at most twenty signals per run), so that
  *   the progress query and the Web UI show the bytes copied without the history growing with time.
  *
+ * - It counts the bytes copied as each poll sees them (`coleta_transfer_bytes`, from the heartbeat's counters
+ *   on, so a resumed attempt does not count them again), and records how long the operation took when it ends
+ *   or the deadline passes (`coleta_transfer_duration_seconds`), both tagged with the run's dataset.
+ *
  * `cancelTransfer` is the workflow's cleanup: it cancels the operation in the service and waits until it
  * has stopped, returning how it ended.
  */
 import { activityInfo, cancellationSignal, getClient, heartbeat, log, sleep } from '@temporalio/activity';
 import { failure } from '../failures';
 import { callOptions, grpcCode, TRANSIENT_CODES } from '../google';
+import { datasetMeter, METRICS } from '../metrics';
 import type { TransferReport } from '../record';
 import { ENDED, readOperationState, type OperationState } from '../transfer/operation';
 import type { GoogleClients } from './google-clients';
@@ -34,6 +39,8 @@ export interface AwaitTransferInput {
   deadline: string;
   /** The manifest's total, for the percentage before the service has counted the bytes. */
   totalBytes: number;
+  /** The run's dataset, for the metrics' `dataset` tag; read from the run's search attributes when absent. */
+  datasetId?: string;
 }
 
 /** What the workflow is told as the copy advances. */
@@ -103,6 +110,24 @@ export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: nu
     const deadline = Date.parse(input.deadline);
     const signal = cancellationSignal();
     let failuresInARow = 0;
+    let last: OperationState | undefined;
+
+    const meter = await datasetMeter(input.datasetId);
+    const bytesCopied = meter.createCounter(METRICS.transferBytes, 'By', 'Bytes copied into the sink by transfers');
+    const duration = meter.createHistogram(
+      METRICS.transferDuration,
+      'float',
+      's',
+      'How long each transfer operation took, from its start to its end (or to the deadline), by outcome',
+    );
+    // From the operation's own start and end times; the first attempt's schedule stands in for a start the
+    // service has not told yet.
+    const measure = (outcome: 'succeeded' | 'failed' | 'aborted' | 'timed_out') => {
+      const report = last?.report;
+      const start = report?.startTime ? Date.parse(report.startTime) : activityInfo().scheduledTimestampMs;
+      const end = report?.endTime ? Date.parse(report.endTime) : Date.now();
+      duration.record(Math.max(0, (end - start) / 1000), { outcome });
+    };
 
     for (;;) {
       let current: OperationState | undefined;
@@ -121,18 +146,26 @@ export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: nu
         recordTransient(state, code, backoff);
         log.warn('transient error while polling', { operation: input.operationName, code, backoffMs: backoff });
         heartbeat(state);
-        checkDeadline(state, input, deadline);
+        checkDeadline(state, input, deadline, () => measure('timed_out'));
         await pause(state, backoff, input.pollIntervalMs);
         continue;
       }
+      last = current;
+      const copiedBefore = state.counters.bytesCopiedToSink ?? 0;
       state.polls += 1;
       state.status = current.report.status;
       state.counters = current.report.counters ?? {};
+      const copied = (state.counters.bytesCopiedToSink ?? 0) - copiedBefore;
+      if (copied > 0) bytesCopied.add(copied);
       await reportProgress(state, input.totalBytes);
       heartbeat(state);
 
-      if (current.done || ENDED.has(current.report.status)) return ended(current, state);
-      checkDeadline(state, input, deadline);
+      if (current.done || ENDED.has(current.report.status)) {
+        const status = current.report.status;
+        measure(status === 'SUCCESS' ? 'succeeded' : status === 'ABORTED' ? 'aborted' : 'failed');
+        return ended(current, state);
+      }
+      checkDeadline(state, input, deadline, () => measure('timed_out'));
       // Short transfers end within a second: the first polls come quickly, then every interval.
       await sleep(Math.min(input.pollIntervalMs, FIRST_POLL_MS * 2 ** (state.polls - 1)));
     }
@@ -160,9 +193,13 @@ export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: nu
   return { awaitTransfer, cancelTransfer };
 }
 
-/** Past the deadline, polling gives up with TransferTimedOut; the workflow then cancels the transfer. */
-function checkDeadline(state: PollState, input: AwaitTransferInput, deadline: number): void {
+/**
+ * Past the deadline, polling gives up with TransferTimedOut (after `onPast`); the workflow then cancels the
+ * transfer.
+ */
+function checkDeadline(state: PollState, input: AwaitTransferInput, deadline: number, onPast: () => void): void {
   if (Date.now() <= deadline) return;
+  onPast();
   throw failure(
     'TransferTimedOut',
     `${input.operationName} had not ended by the deadline (${input.deadline}); it was ${state.status}`,

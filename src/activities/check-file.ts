@@ -11,8 +11,13 @@
  * without retries. The object stays where it landed (raw data is never deleted) and is marked with the
  * custom metadata `coleta-integrity: failed`, so that anyone who reads it sees it is not to be trusted; the
  * collection's record says the same.
+ *
+ * Each check counts the file (`coleta_files_verified`, by result) and its rows (`coleta_rows_verified`), and
+ * records how fast it was verified (`coleta_verification_throughput_mb_per_second`), tagged with the dataset.
  */
+import { performance } from 'node:perf_hooks';
 import { heartbeat, log } from '@temporalio/activity';
+import { datasetMeter, METRICS } from '../metrics';
 import type { ChecksumComparison, FileIntegrity } from '../record';
 import type { SourceFile } from '../source/types';
 import { verify } from '../verify/verify';
@@ -24,6 +29,8 @@ export interface CheckFileInput {
   /** `gs://bucket/object`, as the launch named it. */
   object: string;
   file: SourceFile;
+  /** The run's dataset, for the metrics' `dataset` tag; read from the run's search attributes when absent. */
+  datasetId?: string;
 }
 
 /** Examples of each violation kind kept in the record. */
@@ -53,12 +60,15 @@ export function makeCheckFile(clients: GoogleClients, threads: number | undefine
       problems: [],
       ok: false,
     };
+    const meter = await datasetMeter(input.datasetId);
+    const filesVerified = meter.createCounter(METRICS.filesVerified, 'files', 'Files checked, by result');
     let metadata: { size?: string | number; md5Hash?: string; crc32c?: string };
     try {
       [metadata] = await object.getMetadata();
     } catch (error) {
       if ((error as { code?: number }).code !== 404) throw error;
       result.problems.push(`${input.object} is not in the bucket`);
+      filesVerified.add(1, { result: 'failed' });
       return result;
     }
     result.present = true;
@@ -71,19 +81,35 @@ export function makeCheckFile(clients: GoogleClients, threads: number | undefine
     // checksums with the object's metadata (Cloud Storage's) itself; the source's are compared below.
     const beat = setInterval(() => heartbeat({ object: input.object }), 5000);
     let report;
+    let seconds = 0;
     try {
-      report = await oneAtATime(() =>
-        verify(input.object, {
+      report = await oneAtATime(async () => {
+        // timed from the turn's start: the wait for the worker's other verifications is not the file's speed
+        const started = performance.now();
+        const verified = await verify(input.object, {
           md5: true,
           ...(threads ? { threads } : {}),
           storage: {
             projectId: clients.config.projectId,
             ...(clients.config.storageEndpoint ? { apiEndpoint: clients.config.storageEndpoint } : {}),
           },
-        }),
-      );
+        });
+        seconds = (performance.now() - started) / 1000;
+        return verified;
+      });
     } finally {
       clearInterval(beat);
+    }
+    meter.createCounter(METRICS.rowsVerified, 'rows', 'Rows checked against the schema').add(report.rows);
+    if (seconds > 0) {
+      meter
+        .createHistogram(
+          METRICS.verificationThroughput,
+          'float',
+          'MB/s',
+          'How fast each file was verified: its stored bytes, in MB (10^6 bytes), per second',
+        )
+        .record(result.size / 1e6 / seconds);
     }
     result.md5 = report.md5 ?? undefined;
     result.crc32c = report.crc32c ?? undefined;
@@ -133,6 +159,7 @@ export function makeCheckFile(clients: GoogleClients, threads: number | undefine
       if (!result.problems.includes(problem) && !/checksum|CRC32C|MD5/i.test(problem)) result.problems.push(problem);
     }
     result.ok = result.problems.length === 0;
+    filesVerified.add(1, { result: result.ok ? 'intact' : 'failed' });
 
     if (!result.ok) {
       log.warn('integrity check failed', { object: input.object, problems: result.problems });

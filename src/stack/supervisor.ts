@@ -218,6 +218,8 @@ function launch(name: ServiceName, config: StackConfig): ServiceState {
         String(ports.temporalUi),
         '--http-port',
         String(ports.temporalHttp),
+        '--metrics-port',
+        String(ports.temporalMetrics),
         '--db-filename',
         paths.temporalDb,
         '--log-level',
@@ -227,6 +229,7 @@ function launch(name: ServiceName, config: StackConfig): ServiceState {
         gRPC: `127.0.0.1:${ports.temporal}`,
         'Web UI': `http://127.0.0.1:${ports.temporalUi}`,
         HTTP: `http://127.0.0.1:${ports.temporalHttp}`,
+        metrics: `http://127.0.0.1:${ports.temporalMetrics}/metrics`,
       };
       break;
     case 'storage':

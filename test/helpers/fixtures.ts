@@ -63,17 +63,17 @@ export function toolPaths(): { temporal: string; fakeGcs: string } {
 }
 
 /**
- * Starts a Temporal dev server (the real one, built from source) with the project's search attributes, and
- * its Web UI on `uiPort` when asked.
+ * Starts a Temporal dev server (the real one, built from source) with the project's search attributes, its
+ * Web UI on `uiPort` and its Prometheus endpoint on `metricsPort` when asked.
  */
-export function devServer(uiPort?: number): Promise<TestWorkflowEnvironment> {
+export function devServer(uiPort?: number, metricsPort?: number): Promise<TestWorkflowEnvironment> {
   // Warnings and errors only: the SDK's info lines for every state change drown the test report.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: toolPaths().temporal },
       searchAttributes: [DATASET_ID, COLLECTION_PHASE, COLLECTION_OUTCOME],
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: ['--log-level', 'error', ...(metricsPort ? ['--metrics-port', String(metricsPort)] : [])],
       ...(uiPort ? { ui: true, uiPort } : {}),
     },
   });
@@ -107,10 +107,10 @@ export interface CollectionHarness {
 /** Starts a {@link CollectionHarness}; `stop()` ends everything it started. */
 export async function collectionHarness(
   taskQueue: string,
-  options: { uiPort?: number; bytesPerMonth?: number; requestTimeoutMs?: number } = {},
+  options: { uiPort?: number; temporalMetricsPort?: number; bytesPerMonth?: number; requestTimeoutMs?: number } = {},
 ): Promise<CollectionHarness> {
   const [env, sample, workflowBundle, storage] = await Promise.all([
-    devServer(options.uiPort),
+    devServer(options.uiPort, options.temporalMetricsPort),
     smallSample(options.bytesPerMonth),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger() }),
     storageEmulator(),
