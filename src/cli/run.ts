@@ -1,6 +1,7 @@
 /**
  * The long-running and local commands: `coleta start` (the main job on the local stack), `coleta sample`
- * (the generator) and `coleta origin` (the download server, as the stack runs it).
+ * (the generator), `coleta origin` (the download server, as the stack runs it) and `coleta watch` (the
+ * health watch, which runs on the workers).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,9 +15,15 @@ import { generateSample, parseByteSize } from '../sample/generate';
 import { createWorker } from '../worker';
 import { stackPaths } from '../stack/supervisor';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
-import { collect } from './collect';
-import { collectInputFromOptions } from './collect-input';
-import { formatBytes, table } from './format';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { InputError } from '../collection';
+import type { RuntimeConfig } from '../config';
+import { HEALTH_WATCH_ID } from '../workflows';
+import { collect, connectClient } from './collect';
+import { collectInputFromOptions, parseDuration } from './collect-input';
+import { formatBytes, formatDuration, table } from './format';
+import { RunError } from './run-error';
+import { startHealthWatch } from './schedules';
 import { stackUp } from './stack';
 
 /**
@@ -152,4 +159,62 @@ export async function runTransferEmulatorCommand(options: TransferEmulatorOption
   await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   await emulator.close();
   return 0;
+}
+
+/** The flags of `coleta watch`. */
+export interface WatchCommandOptions {
+  every?: string;
+  stop?: boolean;
+}
+
+/** How long `coleta watch --stop` waits for the watch to end on a cancellation before it terminates it. */
+const WATCH_STOP_WAIT_MS = 10_000;
+
+/**
+ * `coleta watch`: starts the health watch unless it runs already (a running watch keeps its interval), or with
+ * `--stop` cancels it, and terminates it if no worker ends it within ten seconds.
+ */
+export async function runWatchCommand(options: WatchCommandOptions, config: RuntimeConfig, out = console.log) {
+  if (options.stop && options.every !== undefined) throw new InputError('--every and --stop do not go together');
+  const everyMs = options.every === undefined ? undefined : parseDuration('--every', options.every);
+  if (everyMs !== undefined && everyMs < 1000) {
+    throw new InputError(`--every: "${options.every}" is shorter than a second`);
+  }
+  const client = await connectClient(config);
+  try {
+    if (!options.stop) {
+      const watch = await startHealthWatch(client, config, everyMs);
+      if (watch.started) {
+        out(`started the health watch ${HEALTH_WATCH_ID}: a check every ${formatDuration(everyMs ?? 60_000)}`);
+      } else out(`the health watch ${HEALTH_WATCH_ID} runs already (stop it with --stop to change its interval)`);
+      out(`  Web UI  ${watch.link}`);
+      out(`  alerts  go to the workers' COLETA_ALERT_WEBHOOK_URL`);
+      return 0;
+    }
+    const handle = client.workflow.getHandle(HEALTH_WATCH_ID);
+    let running: boolean;
+    try {
+      running = (await handle.describe()).status.name === 'RUNNING';
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) running = false;
+      else throw error;
+    }
+    if (!running) throw new RunError(`the health watch ${HEALTH_WATCH_ID} is not running`);
+    await handle.cancel();
+    const ended = await Promise.race([
+      handle.result().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), WATCH_STOP_WAIT_MS).unref()),
+    ]);
+    if (ended) out(`stopped the health watch ${HEALTH_WATCH_ID}`);
+    else {
+      await handle.terminate('coleta watch --stop: no worker ended it on cancellation');
+      out(`terminated the health watch ${HEALTH_WATCH_ID}: no worker ended it within ${WATCH_STOP_WAIT_MS / 1000} s`);
+    }
+    return 0;
+  } finally {
+    await client.connection.close();
+  }
 }

@@ -3,7 +3,8 @@
  * collection workflow on an interval or a cron spec, so that collection keeps going by itself. Runs that
  * would overlap are skipped, missed runs are caught up within a window, and starts can be spread by a jitter.
  * Each schedule carries in its memo what it collects, where, and how fresh the dataset is expected to be; its
- * note and its runs' summary say the same in words on the Web UI's Schedules page.
+ * note and its runs' summary say the same in words on the Web UI's Schedules page. Creating a schedule also
+ * starts the health watch, which alerts when a scheduled dataset goes stale, unless it runs already.
  */
 import {
   ScheduleAlreadyRunning,
@@ -13,11 +14,13 @@ import {
   type ScheduleDescription,
   type ScheduleHandle,
   type ScheduleSpec,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import type { RuntimeConfig } from '../config';
 import { collectionWorkflowId } from '../collection';
 import { connectClient, runMetadata } from './collect';
-import { formatDuration, table } from './format';
+import { HEALTH_WATCH_ID, type watchHealth } from '../workflows';
+import { formatDuration, table, workflowUrl } from './format';
 import { RunError } from './run-error';
 import type { ScheduleRequest } from './schedule-input';
 
@@ -100,8 +103,46 @@ export async function createSchedule(request: ScheduleRequest, config: RuntimeCo
     if (request.freshnessMs !== undefined) {
       out(`  stale when the last success is over ${formatDuration(request.freshnessMs)} old`);
     }
+    try {
+      const watch = await startHealthWatch(client, config);
+      out(`  health watch ${HEALTH_WATCH_ID} ${watch.started ? 'started' : 'runs already'}: ${watch.link}`);
+    } catch (error) {
+      // the schedule exists and collects; only its staleness alerts wait for `coleta watch`
+      out(`  the health watch could not be started (${(error as Error).message}); start it with \`coleta watch\``);
+    }
     return 0;
   });
+}
+
+/**
+ * Starts the health watch (`../workflows/watch-health.ts`) unless it runs already, in which case it is left as
+ * it is, its interval included. Says whether this call started it, with its Web UI link.
+ */
+export async function startHealthWatch(
+  client: Client,
+  config: RuntimeConfig,
+  checkEveryMs?: number,
+): Promise<{ started: boolean; handle: WorkflowHandle<typeof watchHealth>; link: string }> {
+  const every = checkEveryMs ?? 60_000;
+  const existing = await client.workflow
+    .getHandle(HEALTH_WATCH_ID)
+    .describe()
+    .catch(() => undefined);
+  const handle = await client.workflow.start<typeof watchHealth>('watchHealth', {
+    workflowId: HEALTH_WATCH_ID,
+    taskQueue: config.taskQueue,
+    args: [{ checkEveryMs: every }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `Health watch: alerts when a scheduled dataset goes stale, and when it is fresh again`,
+    staticDetails:
+      `Every ${formatDuration(every)}, reads each dataset's last success and the freshness its schedules promise ` +
+      `(their memo), and posts one alert to the worker's webhook (COLETA_ALERT_WEBHOOK_URL) when a dataset becomes ` +
+      `stale, and one when it is fresh again. The query \`openIncidents\` lists the datasets alerted as stale.`,
+  });
+  const started = existing?.status.name !== 'RUNNING';
+  // the page of the workflow id, not of a run: the watch continues as new, and the page shows its latest run
+  const link = workflowUrl(config.webUiUrl, config.temporal.namespace, HEALTH_WATCH_ID);
+  return { started, handle, link };
 }
 
 /** Describes a schedule, with a message naming the id when there is none. */
@@ -232,6 +273,7 @@ export function scheduleSummary(description: ScheduleDescription) {
     nextRun: description.state.paused ? undefined : description.info.nextActionTimes[0]?.toISOString(),
     nextRuns: description.state.paused ? [] : description.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
     runs: description.info.numActionsTaken,
+    createdAt: description.info.createdAt?.toISOString(),
     recent: description.info.recentActions.map((result) => ({
       workflowId: result.action.workflow.workflowId,
       takenAt: result.takenAt.toISOString(),
