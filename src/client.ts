@@ -261,6 +261,7 @@ function addSourceOptions(command: Command): Command {
     .option('--dataset <id>', "the dataset's id in names and the UI (default: the preset's)")
     .option('--bucket <name>', 'the sink bucket (default: COLETA_BUCKET or coleta-raw)')
     .option('--prefix <path>', 'where raw data lands in the bucket', 'raw/')
+    .option('--full', 'copy every file, even those unchanged since the last collection')
     .option('--poll-interval <duration>', 'how often the transfer operation is polled, such as 10s (default 10s)')
     .option(
       '--deadline <duration>',

@@ -33,6 +33,8 @@ export const FAILURE_TYPES = {
   TransferAborted: { retryable: false },
   /** The transfer did not end within the polling deadline. */
   TransferTimedOut: { retryable: false },
+  /** The dataset's pointer to its current copies (`current.json`) cannot be read as one. */
+  CurrentUnreadable: { retryable: false },
   /** What landed is not what the source published: see the integrity results in the record. */
   IntegrityFailed: { retryable: false },
 } as const;

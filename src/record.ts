@@ -7,6 +7,7 @@
  * Nothing here may hold a secret: URLs are the manifest's (redacted, or the Kaggle API's stable ones), and
  * the URL list's signed URL is never part of it.
  */
+import type { CurrentFile, FileChange } from './incremental';
 import type { SourceManifest } from './source/types';
 
 /** The version of the record's shape, raised when a field changes meaning. */
@@ -100,6 +101,21 @@ export interface CollectionRecord {
   sink: { bucket: string; folder: string; dataPath: string };
   /** What the source offered: files, sizes, checksums, ETags, versions. */
   source?: SourceManifest;
+  /**
+   * What changed since the dataset's last collection (`../incremental.ts`): the collection compared with,
+   * each file's change, and the files the source no longer offers. Only new and changed files are transferred.
+   */
+  changes?: {
+    previous?: { collectionId: string; record: string };
+    files: Omit<FileChange, 'current'>[];
+    removed: string[];
+    transferred: number;
+    unchanged: number;
+    /** Every file copied whatever changed (`--full`). */
+    full: boolean;
+  };
+  /** After a success: the current copy of each file of the source, this collection's or an earlier one's. */
+  current?: CurrentFile[];
   transfer: TransferReport;
   /** Changes made to the data before it was stored: none, since Storage Transfer Service copies bytes as is. */
   transformations: string[];

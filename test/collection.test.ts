@@ -81,6 +81,8 @@ test('a collection copies every file, proves it intact and documents it', async 
     `${folder}data/127.0.0.1/datasets/marketplace/2019-Nov.csv.gz`,
     `${folder}data/127.0.0.1/datasets/marketplace/2019-Oct.csv.gz`,
     `${folder}urls.tsv`,
+    // the dataset's pointer to its current copies, beside its collections
+    'raw/ecommerce-behavior-sample/current.json',
   ]);
   const record = await readJson<CollectionRecord>('coleta-e2e', `${folder}collection.json`);
   assert.equal(record.outcome, 'succeeded');

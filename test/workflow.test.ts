@@ -154,7 +154,11 @@ test('a missing file fails the run at once, naming the file', async () => {
       const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
       return type ? [type] : [];
     });
-    assert.deepEqual(scheduled, ['accessSource', 'writeDocumentation'], 'no transfer; the failure is documented');
+    assert.deepEqual(
+      scheduled,
+      ['accessSource', 'writeDocumentation', 'notifyOutcome'],
+      'no transfer; the failure is documented, and told to whoever is on call',
+    );
     const attempts = history.events?.filter((event) => event.activityTaskStartedEventAttributes) ?? [];
     assert.equal(attempts[0]?.activityTaskStartedEventAttributes?.attempt, 1, 'not retried');
     const description = await handle.describe();

@@ -10,6 +10,7 @@ import { makeCheckFile } from './check-file';
 import { GoogleClients } from './google-clients';
 import { makeLaunchTransfer } from './launch-transfer';
 import { makeNotify, type NotifySettings } from './notify';
+import { makePlanCollection } from './plan-collection';
 import { makePreflight } from './preflight';
 import { makeWriteDocumentation } from './write-documentation';
 
@@ -30,6 +31,7 @@ export function createActivities(settings: ActivitySettings, clients = new Googl
   return {
     accessSource: makeAccessSource(settings),
     preflight: makePreflight(clients, settings.requestTimeoutMs),
+    planIncremental: makePlanCollection(clients),
     launchTransfer: makeLaunchTransfer(clients, settings),
     awaitTransfer: polling.awaitTransfer,
     cancelTransfer: polling.cancelTransfer,

@@ -3,8 +3,10 @@
  * `collection.json` (for machines) and `collection.md` (for people), whatever the outcome: a failed or
  * cancelled run documents as far as it got. Rewriting them is harmless, so retries are safe.
  */
+import type { Bucket } from '@google-cloud/storage';
 import { log } from '@temporalio/activity';
 import { failure } from '../failures';
+import type { CurrentState } from '../incremental';
 import type { CollectionRecord, FileIntegrity } from '../record';
 import type { GoogleClients } from './google-clients';
 
@@ -12,13 +14,36 @@ import type { GoogleClients } from './google-clients';
 export interface WrittenRecord {
   json: string;
   markdown: string;
+  /** Whether the dataset's pointer now names this collection's copies, when the run asked to move it. */
+  pointer?: 'moved' | 'conflict';
+}
+
+/** The pointer to move after a successful collection: written only if it is still at `generation`. */
+export interface PointerUpdate {
+  /** `gs://bucket/<prefix><dataset>/current.json`. */
+  pointer: string;
+  /** The generation the run read it at; 0 when there was none. */
+  generation: number;
+  state: CurrentState;
 }
 
 /** Makes the activity. */
 export function makeWriteDocumentation(clients: GoogleClients) {
-  return async function writeDocumentation(record: CollectionRecord): Promise<WrittenRecord> {
+  return async function writeDocumentation(record: CollectionRecord, update?: PointerUpdate): Promise<WrittenRecord> {
     const bucket = clients.storage.bucket(record.sink.bucket);
     const folder = record.sink.folder;
+    // the pointer before the record, so that the record can say whether it moved
+    const pointer = update ? await movePointer(bucket, update) : undefined;
+    if (pointer === 'conflict') {
+      record.problems.push({
+        step: 'documentation',
+        at: new Date().toISOString(),
+        problem: `another collection moved ${update?.pointer ?? 'the pointer'} while this one ran`,
+        resolution:
+          'this collection is complete and intact, but its copies are not marked current; ' +
+          'the next run compares with the other collection',
+      });
+    }
     const json = `${folder}collection.json`;
     const markdown = `${folder}collection.md`;
     const writes = Promise.all([
@@ -38,8 +63,38 @@ export function makeWriteDocumentation(clients: GoogleClients) {
       throw error;
     });
     log.info('record written', { collection: record.collectionId, outcome: record.outcome });
-    return { json: `gs://${record.sink.bucket}/${json}`, markdown: `gs://${record.sink.bucket}/${markdown}` };
+    return {
+      json: `gs://${record.sink.bucket}/${json}`,
+      markdown: `gs://${record.sink.bucket}/${markdown}`,
+      ...(pointer ? { pointer } : {}),
+    };
   };
+}
+
+/**
+ * Writes the pointer if nobody has since the run read it (`ifGenerationMatch`, 0 meaning "none yet"). A retry
+ * after a write whose answer was lost finds the pointer already naming this collection, and takes it as moved.
+ */
+async function movePointer(bucket: Bucket, update: PointerUpdate): Promise<'moved' | 'conflict'> {
+  const file = bucket.file(update.pointer.slice(`gs://${bucket.name}/`.length));
+  try {
+    await file.save(`${JSON.stringify(update.state, null, 2)}\n`, {
+      resumable: false,
+      contentType: 'application/json',
+      preconditionOpts: { ifGenerationMatch: update.generation },
+    });
+    return 'moved';
+  } catch (error) {
+    if ((error as { code?: number }).code !== 412) throw error;
+    const [text] = await file.download();
+    const now = JSON.parse(text.toString('utf8')) as Partial<CurrentState>;
+    if (now.collectionId === update.state.collectionId) return 'moved';
+    log.warn('the pointer was moved by another collection meanwhile', {
+      pointer: update.pointer,
+      by: now.collectionId,
+    });
+    return 'conflict';
+  }
 }
 
 /** The record as a Markdown page. */
@@ -92,6 +147,38 @@ export function renderMarkdown(record: CollectionRecord): string {
           file.etag ?? '-',
           file.lastModified ?? '-',
         ]),
+      ]),
+      '',
+    );
+  }
+
+  const changes = record.changes;
+  if (changes) {
+    push('## Changes since the last collection', '');
+    const since = changes.previous
+      ? `Compared with collection \`${changes.previous.collectionId}\` (\`${changes.previous.record}\`).`
+      : 'The first collection of this dataset here: every file is new.';
+    const what =
+      changes.transferred === 0
+        ? 'Nothing changed: no transfer job was made, and nothing was copied.'
+        : `${changes.transferred} file(s) transferred, ${changes.unchanged} left as they were${changes.full ? ' (--full: every file copied)' : ''}.`;
+    push(`${since} ${what}`, '');
+    push(table([['File', 'Change', 'Why'], ...changes.files.map((file) => [file.name, file.change, file.why])]), '');
+    if (changes.removed.length > 0) {
+      push(`No longer offered by the source (their copies stay): ${changes.removed.join(', ')}.`, '');
+    }
+  }
+  if (record.current) {
+    push('## Current copies', '');
+    push(
+      'The copy of each file that is current after this collection; unchanged files keep the copy an earlier ' +
+        'collection made.',
+      '',
+    );
+    push(
+      table([
+        ['File', 'Object', 'Collected by'],
+        ...record.current.map((file) => [file.name, `\`${file.object}\``, file.collectionId]),
       ]),
       '',
     );

@@ -20,6 +20,7 @@ export interface CollectOptions {
   prefix?: string;
   pollInterval?: string;
   deadline?: string;
+  full?: boolean;
   wait: boolean;
   json?: boolean;
 }
@@ -76,6 +77,7 @@ export function collectInputFromOptions(options: CollectOptions, config: Runtime
     source,
     sink: { bucket: options.bucket ?? config.bucket, prefix: options.prefix ?? 'raw/' },
     ...(Object.keys(transfer).length > 0 ? { transfer } : {}),
+    ...(options.full ? { full: true } : {}),
   });
 }
 

@@ -151,11 +151,30 @@ export async function recordLocation(handle: WorkflowHandle): Promise<string | u
 
 /** The report summary of a finished collection, as `collect` prints it. */
 export function formatSummary(result: CollectionResult, link: string): string {
-  const { transfer, integrity } = result;
+  const { transfer, integrity, changes } = result;
+  if (changes && changes.transferred === 0) {
+    return [
+      `collected ${result.collectionId}: ${result.outcome}, nothing changed`,
+      table([
+        ['  changes', `none since ${changes.previous ?? 'the last collection'}: no transfer job, nothing copied`],
+        ['  record', result.record.markdown],
+        ['  Web UI', link],
+      ]),
+    ].join('\n');
+  }
   return [
     `collected ${result.collectionId}: ${result.outcome}`,
     table([
       ['  data', `${result.folder}data/`],
+      ...(changes
+        ? [
+            [
+              '  changes',
+              `${changes.transferred} new or changed, ${changes.unchanged} unchanged` +
+                (changes.previous ? ` since ${changes.previous}` : ''),
+            ],
+          ]
+        : []),
       ['  transfer', `${transfer.status}, ${transfer.objectsCopied} objects, ${formatBytes(transfer.bytesCopied)}`],
       ['  job', transfer.jobName],
       ['  operation', transfer.operationName],

@@ -31,8 +31,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { PointerUpdate } from '../activities/write-documentation';
 import type { TransferProgress } from '../activities/await-transfer';
 import { NON_RETRYABLE_FAILURES } from '../failures';
+import { nextCurrent, type CollectionPlan } from '../incremental';
 import { collectionNames } from '../naming';
 import { RECORD_VERSION, type CollectionRecord, type Outcome, type Problem } from '../record';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE } from '../search-attributes';
@@ -47,6 +49,11 @@ export interface CollectInput {
   sink: { bucket: string; prefix: string };
   /** How the transfer is followed: poll interval and overall deadline, in milliseconds. */
   transfer?: { pollIntervalMs?: number; deadlineMs?: number };
+  /**
+   * Copy every file, even those unchanged since the dataset's last collection. By default a run transfers only
+   * new and changed files (see `src/incremental.ts`).
+   */
+  full?: boolean;
 }
 
 /** The steps of a collection, in order. */
@@ -89,6 +96,8 @@ export interface CollectionResult {
   record: { json: string; markdown: string };
   transfer: { jobName: string; operationName: string; status: string; objectsCopied: number; bytesCopied: number };
   integrity: { ok: boolean; files: number; rows: number; invalidRows: number };
+  /** What changed since the last collection: files transferred and left as they were. */
+  changes?: { transferred: number; unchanged: number; previous?: string };
   problems: number;
 }
 
@@ -116,9 +125,15 @@ const { accessSource } = proxyActivities<Activities>({
   retry: retry(8),
 });
 
-const { preflight, launchTransfer, cancelTransfer, writeDocumentation } = proxyActivities<Activities>({
+const { preflight, planIncremental, launchTransfer, cancelTransfer, writeDocumentation } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: retry(10),
+});
+
+// An alert retries its own delivery and never throws for it; these retries are for a worker lost meanwhile.
+const { notifyOutcome } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { ...retry(3), maximumInterval: '10 seconds' },
 });
 
 const { checkFile } = proxyActivities<Activities>({
@@ -155,6 +170,9 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
   const pollIntervalMs = input.transfer?.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const deadlineMs = input.transfer?.deadlineMs ?? DEFAULT_DEADLINE_MS;
   let transferActive = false;
+  let plan: CollectionPlan | undefined;
+  /** The object each file copied by this run landed as, by file name. */
+  const copied = new Map<string, string>();
 
   setHandler(progressQuery, () => progress);
   countRunStarted(input.datasetId);
@@ -176,28 +194,41 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     );
   });
 
-  try {
-    // Step 1: source access.
-    enterPhase(progress, 'source-access', `Finding out what ${describeSource(input.source)} offers`);
-    const manifest = await accessSource.executeWithOptions(
-      { summary: `Source access: list and probe the files of ${describeSource(input.source)}` },
-      [{ datasetId: input.datasetId, source: input.source }],
-    );
-    record.source = manifest;
-    progress.files = manifest.files.length;
-    progress.totalBytes = manifest.totalBytes;
-    progress.bytesCopied = 0;
-    progress.percent = 0;
+  /**
+   * Tells the people on call how the run ended, once per incident: the activity decides whether this outcome
+   * opens one (a failure after a success), closes one (a success after a failure), or neither. An alert that
+   * cannot be sent is logged and never changes the run's outcome.
+   */
+  async function alert(outcome: 'succeeded' | 'failed', reason?: string): Promise<void> {
+    if (!patched('alerts')) return;
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        const notice = await notifyOutcome.executeWithOptions(
+          {
+            summary: `Alert: tell the people on call if ${input.datasetId} ${outcome === 'failed' ? 'failed' : 'recovered'}`,
+          },
+          [
+            {
+              datasetId: input.datasetId,
+              workflowId: info.workflowId,
+              runId: info.runId,
+              collectionId: names.collectionId,
+              outcome,
+              phase: progress.phase,
+              ...(reason ? { reason } : {}),
+              record: `gs://${input.sink.bucket}/${names.recordMarkdown}`,
+            },
+          ],
+        );
+        if (notice.sent && !notice.delivered) log.warn('the alert could not be delivered', { why: notice.why });
+      } catch (error) {
+        log.error('the alert step failed', { error: String(error) });
+      }
+    });
+  }
 
-    // Step 2: preflight.
-    enterPhase(progress, 'preflight', `Checking gs://${input.sink.bucket} and the transfer service agent's access`);
-    const checked = await preflight.executeWithOptions(
-      { summary: `Preflight: bucket gs://${input.sink.bucket} writable, service agent permitted` },
-      [{ bucket: input.sink.bucket, folder: names.folder }],
-    );
-    record.target = checked.target;
-    record.transfer.serviceAgent = checked.serviceAgent;
-
+  /** Steps 3 to 5: launches the transfer of `manifest`'s files, follows it to its end, and verifies them. */
+  async function copyAndVerify(manifest: SourceManifest): Promise<void> {
     // Step 3: transfer launch.
     enterPhase(progress, 'transfer-launch', `Writing the URL list and starting ${names.jobName}`);
     const launched = await launchTransfer.executeWithOptions(
@@ -289,7 +320,62 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
         'IntegrityFailed',
       );
     }
+    files.forEach((file) => copied.set(file.name, file.object));
     record.outcome = 'succeeded';
+  }
+
+  try {
+    // Step 1: source access.
+    enterPhase(progress, 'source-access', `Finding out what ${describeSource(input.source)} offers`);
+    const manifest = await accessSource.executeWithOptions(
+      { summary: `Source access: list and probe the files of ${describeSource(input.source)}` },
+      [{ datasetId: input.datasetId, source: input.source }],
+    );
+    record.source = manifest;
+    progress.files = manifest.files.length;
+    progress.totalBytes = manifest.totalBytes;
+    progress.bytesCopied = 0;
+    progress.percent = 0;
+
+    // Step 2: preflight.
+    enterPhase(progress, 'preflight', `Checking gs://${input.sink.bucket} and the transfer service agent's access`);
+    const checked = await preflight.executeWithOptions(
+      { summary: `Preflight: bucket gs://${input.sink.bucket} writable, service agent permitted` },
+      [{ bucket: input.sink.bucket, folder: names.folder }],
+    );
+    record.target = checked.target;
+    record.transfer.serviceAgent = checked.serviceAgent;
+
+    // Step 2½: what changed since the last collection, so that only new and changed files are transferred.
+    let toCopy = manifest;
+    if (patched('incremental')) {
+      plan = await planIncremental.executeWithOptions(
+        { summary: `Changes: compare the source with the current copies of ${input.datasetId}` },
+        [{ manifest, bucket: input.sink.bucket, prefix: input.sink.prefix, full: input.full === true }],
+      );
+      const files = manifest.files.filter((_, index) => plan?.files[index]?.change !== 'unchanged');
+      toCopy = { ...manifest, files, totalBytes: files.reduce((sum, file) => sum + file.size, 0) };
+      record.changes = {
+        ...(plan.previous ? { previous: plan.previous } : {}),
+        files: plan.files.map(({ name, change, why }) => ({ name, change, why })),
+        removed: plan.removed,
+        transferred: files.length,
+        unchanged: manifest.files.length - files.length,
+        full: input.full === true,
+      };
+      progress.files = files.length;
+      progress.totalBytes = toCopy.totalBytes;
+    }
+    if (toCopy.files.length === 0) {
+      // Nothing new: no job, no transfer, nothing to verify; the run documents that it looked.
+      setCurrentDetails(
+        details(progress, `Nothing changed since ${plan?.previous?.collectionId ?? 'the last collection'}`),
+      );
+      record.integrity = { ok: true, files: [] };
+      record.outcome = 'succeeded';
+    } else {
+      await copyAndVerify(toCopy);
+    }
   } catch (error) {
     record.outcome = isCancellation(error) ? 'cancelled' : 'failed';
     const failure = describeFailure(error);
@@ -344,24 +430,45 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: record.outcome }]);
     setCurrentDetails(details(progress, `**${record.outcome}** in ${record.failure.step}: ${failure.message}`));
     countRunEnded(input.datasetId, record.outcome);
+    if (record.outcome === 'failed') await alert('failed', `${failure.type}: ${failure.message}`);
     throw error;
   }
 
   progress.outcome = 'succeeded';
+  let update: PointerUpdate | undefined;
+  if (plan && record.source) {
+    // the pointer moves to this collection's copies, and keeps the earlier ones of files that did not change
+    const state = nextCurrent(record.source, plan, copied, {
+      collectionId: names.collectionId,
+      record: `gs://${input.sink.bucket}/${names.recordJson}`,
+      at: new Date().toISOString(),
+    });
+    record.current = state.files;
+    update = { pointer: plan.pointer, generation: plan.generation, state };
+  }
   let written: Awaited<ReturnType<typeof document>>;
   try {
-    written = await document(progress, record);
+    written = await document(progress, record, update);
   } catch (error) {
     // the data is intact, but undocumented: the run fails, and says so
     progress.outcome = 'failed';
     upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'failed' }]);
-    setCurrentDetails(details(progress, `**failed** in documentation: ${describeFailure(error).message}`));
+    const failure = describeFailure(error);
+    setCurrentDetails(details(progress, `**failed** in documentation: ${failure.message}`));
     countRunEnded(input.datasetId, 'failed');
+    await alert('failed', `${failure.type}: ${failure.message}`);
     throw error;
   }
-  enterPhase(progress, 'done', `Collected ${record.source?.files.length ?? 0} files into ${names.folder}`);
+  enterPhase(
+    progress,
+    'done',
+    record.changes?.transferred === 0
+      ? `Nothing changed since ${record.changes.previous?.collectionId ?? 'the last collection'}: nothing copied`
+      : `Collected ${record.changes?.transferred ?? record.source?.files.length ?? 0} files into ${names.folder}`,
+  );
   upsertSearchAttributes([{ key: COLLECTION_OUTCOME, value: 'succeeded' }]);
   countRunEnded(input.datasetId, 'succeeded');
+  await alert('succeeded');
   const files = record.integrity?.files ?? [];
   return {
     datasetId: input.datasetId,
@@ -383,6 +490,15 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
       rows: files.reduce((sum, file) => sum + (file.rows ?? 0), 0),
       invalidRows: files.reduce((sum, file) => sum + (file.invalidRows ?? 0), 0),
     },
+    ...(record.changes
+      ? {
+          changes: {
+            transferred: record.changes.transferred,
+            unchanged: record.changes.unchanged,
+            ...(record.changes.previous ? { previous: record.changes.previous.collectionId } : {}),
+          },
+        }
+      : {}),
     problems: record.problems.length,
   };
 }
@@ -391,7 +507,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
  * Step 6: writes the record as it stands. A run that failed keeps the phase it failed in, in the progress
  * query and (since the patch `failed-phase-kept`) in the search attribute, so that filters by phase find it.
  */
-async function document(progress: CollectionProgress, record: CollectionRecord) {
+async function document(progress: CollectionProgress, record: CollectionRecord, update?: PointerUpdate) {
   const previous = progress.phase;
   const text = `Writing the record of ${record.collectionId}`;
   if (record.outcome !== 'succeeded' && patched('failed-phase-kept')) setCurrentDetails(details(progress, text));
@@ -400,7 +516,7 @@ async function document(progress: CollectionProgress, record: CollectionRecord) 
   try {
     return await writeDocumentation.executeWithOptions(
       { summary: `Documentation: write collection.json and collection.md beside the data` },
-      [record],
+      update ? [record, update] : [record],
     );
   } finally {
     if (record.outcome !== 'succeeded') progress.phase = previous;
