@@ -129,7 +129,9 @@ const FRESHNESS_DEADLINE_MS = 20_000;
  * Sets the freshness gauges of every dataset now, then every `intervalMs`, until `stop()` or until `worker`
  * stops: the seconds since the dataset's last successful collection and when that was, and whether it is
  * stale by its schedules' freshness. Readings do not overlap, the timer does not keep the process alive,
- * and a failed reading (the server down) is logged, once per distinct error, never thrown.
+ * and a failed reading (the server down) is logged, once per distinct error, never thrown. While readings
+ * fail, the seconds since the last success keep counting from the last one known, so that a staleness alert
+ * still fires when the server cannot say whether anything succeeded since.
  */
 export function watchFreshness(
   connection: NativeConnection,
@@ -160,6 +162,7 @@ export function watchFreshness(
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let lastError: string | undefined;
+  const known = new Map<string, number>();
 
   const ended = () => stopped || !['INITIALIZED', 'RUNNING'].includes(worker.getState());
   const read = async () => {
@@ -171,6 +174,7 @@ export function watchFreshness(
         const tags = { dataset: dataset.dataset };
         if (dataset.lastSuccess) {
           const at = Date.parse(dataset.lastSuccess.at);
+          known.set(dataset.dataset, at);
           sinceSuccess.set(Math.max(0, (now - at) / 1000), tags);
           lastSuccess.set(at / 1000, tags);
         }
@@ -184,6 +188,7 @@ export function watchFreshness(
         logger.warn('the freshness gauges could not be set; trying again', { error: message });
       }
       lastError = message;
+      for (const [dataset, at] of known) sinceSuccess.set(Math.max(0, (Date.now() - at) / 1000), { dataset });
     }
     if (!ended()) timer = setTimeout(() => void read(), intervalMs).unref();
   };
