@@ -183,10 +183,18 @@ export function makeNotify(settings: NotifySettings) {
         : `succeeded at ${success.at}, within ${freshness}`;
     const namespace = Context.current().info.namespace;
     const workflowId = success?.workflowId ?? dataset.lastFailure?.workflowId;
+    // with no run to show, the page of the schedule that promised the freshness
+    const scheduleId = dataset.schedules.find((schedule) => !schedule.endsWith(' (paused)'));
+    const webUi = workflowId
+      ? workflowUrl(settings.webUiUrl, namespace, workflowId)
+      : scheduleId
+        ? `${settings.webUiUrl}/namespaces/${encodeURIComponent(namespace)}/schedules/${encodeURIComponent(scheduleId)}`
+        : undefined;
     return {
       kind,
       dataset: dataset.dataset,
-      ...(workflowId ? { workflowId, webUi: workflowUrl(settings.webUiUrl, namespace, workflowId) } : {}),
+      ...(workflowId ? { workflowId } : {}),
+      ...(webUi ? { webUi } : {}),
       reason,
       at: new Date(now).toISOString(),
     };

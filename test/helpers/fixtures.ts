@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Storage } from '@google-cloud/storage';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type Logger } from '@temporalio/worker';
 import { loadRuntimeConfig, loadStackConfig } from '../../src/config';
 import type { GoogleConfig } from '../../src/google';
 import { startOrigin, type Origin } from '../../src/origin/server';
@@ -66,9 +66,9 @@ export function toolPaths(): { temporal: string; fakeGcs: string } {
  * Starts a Temporal dev server (the real one, built from source) with the project's search attributes, its
  * Web UI on `uiPort` and its Prometheus endpoint on `metricsPort` when asked.
  */
-export function devServer(uiPort?: number, metricsPort?: number): Promise<TestWorkflowEnvironment> {
+export function devServer(uiPort?: number, metricsPort?: number, logger?: Logger): Promise<TestWorkflowEnvironment> {
   // Warnings and errors only: the SDK's info lines for every state change drown the test report.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: logger ?? new DefaultLogger('WARN') });
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: toolPaths().temporal },
@@ -107,10 +107,19 @@ export interface CollectionHarness {
 /** Starts a {@link CollectionHarness}; `stop()` ends everything it started. */
 export async function collectionHarness(
   taskQueue: string,
-  options: { uiPort?: number; temporalMetricsPort?: number; bytesPerMonth?: number; requestTimeoutMs?: number } = {},
+  options: {
+    uiPort?: number;
+    temporalMetricsPort?: number;
+    bytesPerMonth?: number;
+    requestTimeoutMs?: number;
+    /** More settings for the worker, such as COLETA_ALERT_WEBHOOK_URL; they are also in `workerEnv`. */
+    extraEnv?: NodeJS.ProcessEnv;
+    /** The SDK runtime's logger (the worker's and its activities' log), instead of warnings to stderr. */
+    logger?: Logger;
+  } = {},
 ): Promise<CollectionHarness> {
   const [env, sample, workflowBundle, storage] = await Promise.all([
-    devServer(options.uiPort, options.temporalMetricsPort),
+    devServer(options.uiPort, options.temporalMetricsPort, options.logger),
     smallSample(options.bytesPerMonth),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger() }),
     storageEmulator(),
@@ -126,6 +135,7 @@ export async function collectionHarness(
     COLETA_TRANSFER_REST_PORT: String(transfer.restPort),
     KAGGLE_USERNAME: KAGGLE_TEST_CREDENTIALS.username,
     KAGGLE_KEY: KAGGLE_TEST_CREDENTIALS.key,
+    ...options.extraEnv,
   };
   const config = loadRuntimeConfig(workerEnv);
   const { worker, clients } = await createWorker({
