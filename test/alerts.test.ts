@@ -11,9 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { alertBody, alertText, deliverAlert, type Alert, type AlertLogger } from '../src/alerts';
+import { isStale, makeNotify, type OutcomeNotice } from '../src/activities/notify';
 import { collectionWorkflowId } from '../src/collection';
 import { loadRuntimeConfig } from '../src/config';
 import { presets } from '../src/dataset/presets';
+import type { DatasetHealth } from '../src/health';
 import { runWatchCommand } from '../src/cli/run';
 import { runMetadata } from '../src/cli/collect';
 import { DATASET_ID } from '../src/search-attributes';
@@ -187,6 +189,55 @@ describe('alert bodies and delivery, with a local receiver', () => {
     assert.ok(delivery.attempts >= 2 && delivery.attempts <= 4, String(delivery.attempts));
     assert.ok(took < 2500, `took ${took} ms`);
     assert.doesNotMatch(log.lines.join('\n'), /T0KEN/);
+  });
+
+  test('without a webhook, or for a cancelled run, notifyOutcome sends nothing and says why', async () => {
+    const notice: OutcomeNotice = {
+      datasetId: 'quiet',
+      workflowId: 'collect-quiet-0123456789',
+      runId: 'run-1',
+      collectionId: 'quiet/20261204T000000Z-0123456789ab',
+      outcome: 'failed',
+      phase: 'transfer',
+      reason: 'TransferFailed: the transfer failed',
+    };
+    const unconfigured = makeNotify({ webUiUrl: 'http://127.0.0.1:8233' });
+    assert.deepEqual(await unconfigured.notifyOutcome(notice), {
+      sent: null,
+      delivered: false,
+      why: 'no alert webhook is configured (COLETA_ALERT_WEBHOOK_URL)',
+    });
+    receiver.posts.length = 0;
+    const configured = makeNotify({
+      webUiUrl: 'http://127.0.0.1:8233',
+      alerts: { webhookUrl: receiver.url, format: 'text' },
+    });
+    assert.deepEqual(await configured.notifyOutcome({ ...notice, outcome: 'cancelled' }), {
+      sent: null,
+      delivered: false,
+      why: 'a cancelled run alerts no one',
+    });
+    assert.equal(receiver.posts.length, 0);
+  });
+
+  test('a dataset that never succeeded is stale once it has been scheduled for longer than its freshness', () => {
+    const health: DatasetHealth = {
+      dataset: 'never',
+      lastSuccess: null,
+      lastFailure: null,
+      running: [],
+      schedules: ['collect-never'],
+      nextRun: null,
+      freshnessMs: 60_000,
+      scheduledSince: '2026-12-04T08:00:00.000Z',
+      freshness: 'never succeeded',
+      needsAttention: true,
+    };
+    assert.equal(isStale(health, Date.parse('2026-12-04T08:00:59.000Z')), false);
+    assert.equal(isStale(health, Date.parse('2026-12-04T08:01:01.000Z')), true);
+    assert.equal(isStale({ ...health, freshness: 'not scheduled', freshnessMs: null }, Date.now()), false);
+    assert.equal(isStale({ ...health, freshness: 'stale' }, Date.parse('2026-12-04T08:00:01.000Z')), true);
+    assert.equal(isStale({ ...health, freshness: 'fresh' }, Date.now()), false);
   });
 
   test('a refused connection is not delivered, and says so without the URL', async () => {
