@@ -55,6 +55,19 @@ async function main(): Promise<void> {
       console.log(`  the steps, last run: ${times[2]?.steps}`);
     }
 
+    console.log('\n== a run with nothing new: the same source again into a bucket that has it');
+    const unchanged: { ms: number; events: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const again = await run(harness, `bench-one-200-${i}`, 200);
+      if (again.result.changes?.transferred !== 0) throw new Error('the run found changes where there were none');
+      unchanged.push({ ms: again.ms, events: (await again.handle.fetchHistory()).events?.length ?? 0 });
+    }
+    const unchangedMs = unchanged.map((u) => u.ms).sort((a, b) => a - b)[1] ?? 0;
+    console.log(
+      `nothing changed: total ${Math.round(unchangedMs)} ms (median of 3), ${unchanged[0]?.events} history events, ` +
+        'no transfer job',
+    );
+
     console.log('\n== history events of a transfer that lasts a minute, polled every second');
     harness.transfer.faults.set({ bytesPerSecond: Math.ceil(sampleBytes / 60) });
     const slow = await timed(harness, 'bench-slow', 1000);
@@ -122,7 +135,16 @@ async function timed(harness: CollectionHarness, bucket: string, pollIntervalMs:
     verification: Math.round(verificationMs),
     overhead: Math.round(ms - transferMs - verificationMs),
     events: events.length,
-    steps: ['accessSource', 'preflight', 'launchTransfer', 'awaitTransfer', 'checkFile', 'writeDocumentation']
+    steps: [
+      'accessSource',
+      'preflight',
+      'planIncremental',
+      'launchTransfer',
+      'awaitTransfer',
+      'checkFile',
+      'writeDocumentation',
+      'notifyOutcome',
+    ]
       .map((type) => `${type} ${Math.round(activitySpan(events, type))} ms`)
       .join(', '),
     signals: events.filter((event) => event.workflowExecutionSignaledEventAttributes).length,

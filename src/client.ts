@@ -18,7 +18,7 @@ import type * as RunsModule from './cli/runs';
 import type { ListOptions } from './cli/runs';
 import type * as SchedulesModule from './cli/schedules';
 import { scheduleRequestFromOptions, type ScheduleCreateOptions } from './cli/schedule-input';
-import type { OriginCommandOptions, TransferEmulatorOptions } from './cli/run';
+import type { OriginCommandOptions, TransferEmulatorOptions, WatchCommandOptions } from './cli/run';
 import type * as StackModule from './cli/stack';
 import type * as VerifyModule from './verify/command';
 import type { VerifyCommandOptions } from './verify/command';
@@ -155,6 +155,13 @@ export function buildProgram(): Command {
       ),
     );
   }
+
+  program
+    .command('watch')
+    .description('the health watch: alerts when a scheduled dataset goes stale (started unless it runs already)')
+    .option('--every <duration>', 'how often it checks, such as 30s (default 1m)')
+    .option('--stop', 'stop the health watch')
+    .action(exits((options: WatchCommandOptions) => runCommands().runWatchCommand(options, loadRuntimeConfig())));
 
   program
     .command('presets')

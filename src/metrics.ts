@@ -44,6 +44,9 @@ const BUCKETS: Record<string, number[]> = {
 /** The address of the metrics endpoint, installed by {@link installRuntime}; undefined when none is. */
 let served: string | undefined;
 
+/** The port of the local stack's worker (`coleta start`), the OpenTelemetry Prometheus exporter's usual one. */
+export const DEFAULT_WORKER_METRICS_PORT = 9464;
+
 /** The URL a scrape reads: `http://127.0.0.1:9464/metrics`. */
 export function metricsUrl(metrics: NonNullable<RuntimeConfig['metrics']>): string {
   const host = metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host;

@@ -37,7 +37,14 @@ export interface CreatedWorker {
 
 /** The activity settings a worker uses unless told otherwise. */
 export function defaultActivitySettings(config: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): ActivitySettings {
-  return { requestTimeoutMs: 30_000, concurrency: 4, env, google: config.google };
+  return {
+    requestTimeoutMs: 30_000,
+    concurrency: 4,
+    env,
+    google: config.google,
+    // alerts link to the Web UI this configuration names (the stack's, for `coleta start`)
+    alerting: { webUiUrl: config.webUiUrl, ...(config.alerts ? { alerts: config.alerts } : {}) },
+  };
 }
 
 /**

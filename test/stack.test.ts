@@ -20,6 +20,7 @@ let dataDir: string;
 let ports: {
   temporal: number;
   ui: number;
+  temporalMetrics: number;
   http: number;
   gcs: number;
   transferGrpc: number;
@@ -38,6 +39,7 @@ before(async () => {
     transferGrpc: await freePort(),
     transferRest: await freePort(),
     origin: await freePort(),
+    temporalMetrics: await freePort(),
   };
   env = {
     COLETA_DATA_DIR: dataDir,
@@ -48,6 +50,7 @@ before(async () => {
     COLETA_TRANSFER_GRPC_PORT: String(ports.transferGrpc),
     COLETA_TRANSFER_REST_PORT: String(ports.transferRest),
     COLETA_ORIGIN_PORT: String(ports.origin),
+    COLETA_TEMPORAL_METRICS_PORT: String(ports.temporalMetrics),
     COLETA_SAMPLE_SIZE: '128KiB',
     COLETA_BUCKET: 'stack-test-bucket',
   };

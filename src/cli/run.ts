@@ -14,7 +14,7 @@ import { startTransferEmulator } from '../transfer-emulator/server';
 import { generateSample, parseByteSize } from '../sample/generate';
 import { createWorker } from '../worker';
 import { stackPaths } from '../stack/supervisor';
-import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { InputError } from '../collection';
 import type { RuntimeConfig } from '../config';
@@ -22,6 +22,7 @@ import { HEALTH_WATCH_ID } from '../workflows';
 import { collect, connectClient } from './collect';
 import { collectInputFromOptions, parseDuration } from './collect-input';
 import { formatBytes, formatDuration, table } from './format';
+import { DEFAULT_WORKER_METRICS_PORT, installRuntime, metricsUrl } from '../metrics';
 import { RunError } from './run-error';
 import { startHealthWatch } from './schedules';
 import { stackUp } from './stack';
@@ -38,12 +39,18 @@ export async function runStart(out = console.log): Promise<number> {
     COLETA_ORIGIN_PORT: String(stackConfig.ports.origin),
     COLETA_BUCKET: stackConfig.bucket,
     TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${stackConfig.ports.temporal}`,
+    // the stack's worker serves its metrics where docs/prometheus/prometheus.yml scrapes them
+    COLETA_METRICS_PORT: process.env.COLETA_METRICS_PORT ?? String(DEFAULT_WORKER_METRICS_PORT),
   });
   await stackUp(stackConfig, out);
   out('');
   const workerLog = path.join(stackPaths(stackConfig).logs, 'worker.log');
-  Runtime.install({ logger: new DefaultLogger('INFO', (entry) => appendLogEntry(workerLog, entry)) });
+  installRuntime({
+    ...(config.metrics ? { metrics: config.metrics } : {}),
+    logger: new DefaultLogger('INFO', (entry) => appendLogEntry(workerLog, entry)),
+  });
   out(`starting a worker on task queue "${config.taskQueue}" (its log: ${path.relative(process.cwd(), workerLog)})`);
+  if (config.metrics) out(`  its metrics: ${metricsUrl(config.metrics)}`);
   const { worker, connection } = await createWorker({ config });
   const running = worker.run();
   try {

@@ -278,6 +278,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
           pollIntervalMs,
           deadline: new Date(Date.now() + deadlineMs).toISOString(),
           totalBytes: manifest.totalBytes,
+          datasetId: input.datasetId,
         },
       ],
     );
@@ -295,7 +296,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     const files = await Promise.all(
       manifest.files.map((file, index) =>
         checkFile.executeWithOptions({ summary: `Integrity: verify ${file.name}` }, [
-          { bucket: input.sink.bucket, object: launched.objects[index] as string, file },
+          { bucket: input.sink.bucket, object: launched.objects[index] as string, file, datasetId: input.datasetId },
         ]),
       ),
     );

@@ -15,6 +15,10 @@ const ENDED = {
 /** Counts a run of `dataset` as started. */
 export function countRunStarted(dataset: string): void {
   metricMeter.createCounter('coleta_runs_started', 'runs', 'Collection runs started').add(1, { dataset });
+  // every outcome's series exists from the first run on, so that increase() sees a dataset's first failure
+  for (const [name, description] of Object.values(ENDED)) {
+    metricMeter.createCounter(name, 'runs', description).add(0, { dataset });
+  }
 }
 
 /** Counts a run of `dataset` as ended with `outcome`. */
