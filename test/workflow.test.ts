@@ -35,8 +35,9 @@ after(() => harness?.stop());
  * Histories of earlier runs, replayed on the current workflow code so that a change that breaks determinism
  * fails here rather than in running workflows. `COLETA_RECORD_HISTORIES=1 npm test` records them anew. A change
  * of the workflow's commands is versioned with the SDK's patching, and the histories from before it are kept
- * beside the new ones (`*.before-patches.json` predate the patches `record-in-memo` and `failed-phase-kept`),
- * so that both the old path and the new one keep replaying.
+ * beside the new ones, so that every path a running workflow may be on keeps replaying: `*.before-patches.json`
+ * predate the patches `record-in-memo` and `failed-phase-kept`, `*.before-incremental.json` the patches
+ * `incremental` and `alerts`.
  */
 const HISTORIES = path.join(__dirname, 'histories');
 
