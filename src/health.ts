@@ -60,7 +60,8 @@ export async function datasetHealth(
     }
     return found;
   };
-  const lastFinished = new Map<string, string>();
+  /** The time and outcome of each dataset's last run that succeeded or failed. */
+  const lastFinished = new Map<string, { at: string; failed: boolean }>();
   let read = 0;
   const query = `WorkflowType = 'collectDataset'`;
   for await (const execution of client.workflow.list({ query, pageSize: 200 })) {
@@ -72,8 +73,11 @@ export async function datasetHealth(
     const closed = execution.closeTime?.toISOString();
     if (execution.status.name === 'RUNNING') health.running.push(execution.workflowId);
     if (!closed) continue;
-    if (!lastFinished.has(dataset) || (lastFinished.get(dataset) as string) < closed) {
-      lastFinished.set(dataset, outcome === 'succeeded' ? 'succeeded' : 'failed');
+    // a cancelled run was stopped on purpose: it neither opens nor closes an incident, as for the alerts
+    const cancelled = outcome === 'cancelled' || execution.status.name === 'CANCELLED';
+    const last = lastFinished.get(dataset);
+    if (!cancelled && (!last || last.at < closed)) {
+      lastFinished.set(dataset, { at: closed, failed: outcome !== 'succeeded' });
     }
     if (outcome === 'succeeded' && (!health.lastSuccess || health.lastSuccess.at < closed)) {
       health.lastSuccess = { workflowId: execution.workflowId, at: closed };
@@ -116,7 +120,7 @@ export async function datasetHealth(
     health.needsAttention =
       health.freshness === 'stale' ||
       health.freshness === 'never succeeded' ||
-      lastFinished.get(health.dataset) === 'failed';
+      lastFinished.get(health.dataset)?.failed === true;
   }
   return [...byDataset.values()].sort((a, b) => (a.dataset < b.dataset ? -1 : 1));
 }

@@ -82,7 +82,6 @@ describe('refusals, with no server at all', () => {
     ['an unknown outcome', ['list', '--outcome', 'ok'], /^coleta: --outcome: unknown outcome "ok"; known: running,/],
     ['a bad limit', ['list', '--limit', '0'], /^coleta: --limit: "0" is not a whole number from 1 to 1000$/],
     ['a bad dataset filter', ['list', '--dataset', 'A B'], /^coleta: --dataset: "A B" is not a dataset id$/],
-    ['status without a workflow id', ['status'], /^error: missing required argument 'workflow-id'/],
     ['an unknown command', ['colect'], /^error: unknown command 'colect'/],
     ['an unknown option', ['collect', '--bukket', 'x'], /^error: unknown option '--bukket'/],
   ];
@@ -124,7 +123,8 @@ describe('refusals, with no server at all', () => {
   test('--help lists the commands', async () => {
     const result = await coleta(['--help']);
     assert.equal(result.code, 0);
-    const commands = ['collect', 'status', 'cancel', 'list', 'report', 'presets', 'worker', 'stack', 'start', 'sample'];
+    const commands = ['collect', 'status', 'cancel', 'list', 'report', 'schedule', 'watch', 'presets', 'worker'];
+    commands.push('stack', 'start', 'sample');
     for (const command of [...commands, 'origin', 'transfer-emulator', 'verify']) {
       assert.match(result.stdout, new RegExp(`^  ${command}\\b`, 'm'));
     }
@@ -169,7 +169,8 @@ describe('collect against a server', () => {
       );
     }
     // Not a terminal: one line at each phase, in order.
-    const phases = [...result.stdout.matchAll(/^ {2}(source-access|preflight|transfer-launch|transfer|integrity)\b/gm)];
+    const progress = result.stdout.slice(0, result.stdout.indexOf('source manifest of'));
+    const phases = [...progress.matchAll(/^ {2}(source-access|preflight|changes|transfer-launch|transfer|integrity)\b/gm)];
     assert.deepEqual(
       phases.map((match) => match[1]).filter((phase, i, all) => all.indexOf(phase) === i),
       phases.map((match) => match[1]),
@@ -180,6 +181,7 @@ describe('collect against a server', () => {
     assert.ok(summary, result.stdout);
     assert.match(result.stdout, /^ {2}transfer\s+SUCCESS, 2 objects, \d+\.\d KiB$/m);
     assert.match(result.stdout, /^ {2}integrity\s+intact: 2 files, \d+ rows, 0 invalid$/m);
+    assert.match(result.stdout, /^ {2}changes\s+2 new or changed, 0 unchanged$/m);
     const record = `gs://cli-bucket/raw/${summary[1]}/collection.md`;
     assert.match(result.stdout, new RegExp(`^ {2}record\\s+${record.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
     const description = await harness.env.client.workflow.getHandle(id).describe();
@@ -218,6 +220,22 @@ describe('collect against a server', () => {
     const none = await coleta(['list', '--dataset', 'ecommerce-behavior-sample', '--outcome', 'cancelled'], env);
     assert.equal(none.code, 0, none.stderr);
     assert.doesNotMatch(none.stdout, new RegExp(id));
+  });
+
+  test('collecting again with nothing new says so, and copies nothing', async () => {
+    // cli-bucket has the sample from the test before: the source has not changed since
+    const result = await coleta(['collect', '--preset', 'local-sample', '--bucket', 'cli-bucket'], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^collected ecommerce-behavior-sample\/\S+: succeeded, nothing changed$/m);
+    assert.match(
+      result.stdout,
+      /^ {2}changes\s+none since ecommerce-behavior-sample\/\S+: no transfer job, nothing copied$/m,
+    );
+    assert.doesNotMatch(result.stdout, /^ {2}(job|operation)\s/m);
+    const full = await coleta(['collect', '--preset', 'local-sample', '--bucket', 'cli-bucket', '--full'], env);
+    assert.equal(full.code, 0, full.stderr);
+    assert.match(full.stdout, /^ {2}changes\s+2 new or changed, 0 unchanged since ecommerce-behavior-sample\/\S+$/m);
+    assert.match(full.stdout, /^ {2}transfer\s+SUCCESS, 2 objects/m);
   });
 
   test('status, report and cancel of a workflow id that does not exist say so, with exit code 1', async () => {

@@ -132,6 +132,8 @@ describe('schedules against a server', () => {
     const health = await coleta(['status'], env);
     assert.equal(health.code, 0, health.stdout + health.stderr);
     assert.match(health.stdout, /^ecommerce-behavior-sample\s+\d+s ago\s+-\s+0\s+\d{4}-\S+\s+fresh \(within 2h\)$/m);
+    // creating the schedule started the health watch, and status says that staleness is alerted
+    assert.match(health.stdout, /^staleness alerts: the health watch coleta-health-watch runs$/m);
 
     const deleted = await coleta(['schedule', 'delete', 'hourly'], env);
     assert.equal(deleted.code, 0, deleted.stderr);
@@ -194,5 +196,28 @@ describe('schedules against a server', () => {
       needsAttention: boolean;
     }[];
     assert.equal(json.find((item) => item.dataset === 'failing-dataset')?.needsAttention, true);
+  });
+
+  test('a cancelled run after a success leaves the dataset healthy', async () => {
+    await harness.bucket('cancel-status');
+    const flags = ['--bucket', 'cancel-status', '--dataset', 'cancel-dataset'];
+    assert.equal((await coleta(['collect', ...flags], env)).code, 0);
+    // the next run is slowed at the source, and cancelled on its way
+    harness.origin.faults.set('/datasets/marketplace/2019-Oct.csv.gz', { delayMs: 3000 });
+    try {
+      const started = await coleta(['collect', ...flags, '--no-wait', '--json'], env);
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      assert.equal((await coleta(['cancel', workflowId], env)).code, 0);
+    } finally {
+      harness.origin.faults.clear();
+    }
+    const json = JSON.parse((await coleta(['status', '--json'], env)).stdout) as {
+      dataset: string;
+      lastFailure: { outcome: string } | null;
+      needsAttention: boolean;
+    }[];
+    const dataset = json.find((item) => item.dataset === 'cancel-dataset');
+    assert.equal(dataset?.lastFailure?.outcome, 'cancelled');
+    assert.equal(dataset?.needsAttention, false);
   });
 });

@@ -31,10 +31,29 @@ export interface PointerUpdate {
 export function makeWriteDocumentation(clients: GoogleClients) {
   return async function writeDocumentation(record: CollectionRecord, update?: PointerUpdate): Promise<WrittenRecord> {
     const bucket = clients.storage.bucket(record.sink.bucket);
-    const folder = record.sink.folder;
-    // the pointer before the record, so that the record can say whether it moved
+    const json = `${record.sink.folder}collection.json`;
+    const markdown = `${record.sink.folder}collection.md`;
+    const write = () =>
+      Promise.all([
+        bucket.file(json).save(`${JSON.stringify(record, null, 2)}\n`, {
+          resumable: false,
+          contentType: 'application/json',
+        }),
+        bucket.file(markdown).save(renderMarkdown(record), { resumable: false, contentType: 'text/markdown' }),
+      ]).catch((error: unknown) => {
+        if ((error as { code?: number }).code === 404) {
+          throw failure(
+            'BucketNotFound',
+            `bucket gs://${record.sink.bucket} does not exist: the record has nowhere to go`,
+          );
+        }
+        throw error;
+      });
+    // the record before the pointer, so that the pointer never names copies whose record is missing
+    await write();
     const pointer = update ? await movePointer(bucket, update) : undefined;
     if (pointer === 'conflict') {
+      delete record.current;
       record.problems.push({
         step: 'documentation',
         at: new Date().toISOString(),
@@ -43,26 +62,9 @@ export function makeWriteDocumentation(clients: GoogleClients) {
           'this collection is complete and intact, but its copies are not marked current; ' +
           'the next run compares with the other collection',
       });
+      await write();
     }
-    const json = `${folder}collection.json`;
-    const markdown = `${folder}collection.md`;
-    const writes = Promise.all([
-      bucket.file(json).save(`${JSON.stringify(record, null, 2)}\n`, {
-        resumable: false,
-        contentType: 'application/json',
-      }),
-      bucket.file(markdown).save(renderMarkdown(record), { resumable: false, contentType: 'text/markdown' }),
-    ]);
-    await writes.catch((error: unknown) => {
-      if ((error as { code?: number }).code === 404) {
-        throw failure(
-          'BucketNotFound',
-          `bucket gs://${record.sink.bucket} does not exist: the record has nowhere to go`,
-        );
-      }
-      throw error;
-    });
-    log.info('record written', { collection: record.collectionId, outcome: record.outcome });
+    log.info('record written', { collection: record.collectionId, outcome: record.outcome, pointer });
     return {
       json: `gs://${record.sink.bucket}/${json}`,
       markdown: `gs://${record.sink.bucket}/${markdown}`,

@@ -18,7 +18,7 @@ import { storageFor } from '../google';
 import { datasetHealth, type DatasetHealth } from '../health';
 import type { CollectionRecord } from '../record';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../search-attributes';
-import { PHASES, progressQuery, type CollectionProgress, type collectDataset } from '../workflows';
+import { HEALTH_WATCH_ID, PHASES, progressQuery, type CollectionProgress, type collectDataset } from '../workflows';
 import { connectClient, progressLine, recordLocation } from './collect';
 import { formatBytes, formatDuration, table, workflowUrl } from './format';
 import { RunError } from './run-error';
@@ -319,6 +319,18 @@ export async function health(options: { json?: boolean }, config: RuntimeConfig,
       for (const health of datasets.filter((item) => item.lastFailure)) {
         const failure = health.lastFailure as NonNullable<DatasetHealth['lastFailure']>;
         out(`  ${health.dataset}: last failure ${failure.workflowId}: ${failure.reason}`);
+      }
+      if (datasets.some((health) => health.freshnessMs !== null)) {
+        // staleness is alerted only while the watch runs: say so where the freshness is shown
+        const watch = await client.workflow
+          .getHandle(HEALTH_WATCH_ID)
+          .describe()
+          .catch(() => undefined);
+        out(
+          watch?.status.name === 'RUNNING'
+            ? `staleness alerts: the health watch ${HEALTH_WATCH_ID} runs`
+            : `staleness alerts: off, the health watch is not running (start it with \`coleta watch\`)`,
+        );
       }
     }
     return datasets.some((health) => health.needsAttention) ? 1 : 0;

@@ -61,6 +61,7 @@ export const PHASES = [
   'queued',
   'source-access',
   'preflight',
+  'changes',
   'transfer-launch',
   'transfer',
   'integrity',
@@ -350,6 +351,7 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     // Step 2½: what changed since the last collection, so that only new and changed files are transferred.
     let toCopy = manifest;
     if (patched('incremental')) {
+      enterPhase(progress, 'changes', `Comparing the source with the current copies of ${input.datasetId}`);
       plan = await planIncremental.executeWithOptions(
         { summary: `Changes: compare the source with the current copies of ${input.datasetId}` },
         [{ manifest, bucket: input.sink.bucket, prefix: input.sink.prefix, full: input.full === true }],

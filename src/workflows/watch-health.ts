@@ -19,7 +19,7 @@ import type { Activities } from '../activities';
 /** The fixed workflow id of the health watch: one per namespace, started with the USE_EXISTING policy. */
 export const HEALTH_WATCH_ID = 'coleta-health-watch';
 
-/** How the watch runs; `open` and `checks` are carried over from the run it continues. */
+/** How the watch runs; `open` is carried over from the run it continues. */
 export interface WatchHealthInput {
   /** Milliseconds between checks; a minute by default. */
   checkEveryMs?: number;
