@@ -9,7 +9,8 @@
  */
 
 /** Bits of the hash that choose a register. */
-const PRECISION = 14;
+export const HLL_PRECISION = 14;
+const PRECISION = HLL_PRECISION;
 /** Registers per sketch. */
 export const HLL_REGISTERS = 1 << PRECISION;
 /** The sketch's relative standard error. */
