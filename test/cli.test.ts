@@ -181,7 +181,7 @@ describe('collect against a server', () => {
     assert.ok(summary, result.stdout);
     assert.match(result.stdout, /^ {2}transfer\s+SUCCESS, 2 objects, \d+\.\d KiB$/m);
     assert.match(result.stdout, /^ {2}integrity\s+intact: 2 files, \d+ rows, 0 invalid$/m);
-    assert.match(result.stdout, /^ {2}changes\s+2 new or changed, 0 unchanged$/m);
+    assert.match(result.stdout, /^ {2}changes\s+2 new: the first collection of this dataset here$/m);
     const record = `gs://cli-bucket/raw/${summary[1]}/collection.md`;
     assert.match(result.stdout, new RegExp(`^ {2}record\\s+${record.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
     const description = await harness.env.client.workflow.getHandle(id).describe();

@@ -170,8 +170,9 @@ export function formatSummary(result: CollectionResult, link: string): string {
         ? [
             [
               '  changes',
-              `${changes.transferred} new or changed, ${changes.unchanged} unchanged` +
-                (changes.previous ? ` since ${changes.previous}` : ''),
+              changes.previous
+                ? `${changes.transferred} new or changed, ${changes.unchanged} unchanged since ${changes.previous}`
+                : `${changes.transferred} new: the first collection of this dataset here`,
             ],
           ]
         : []),
