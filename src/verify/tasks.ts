@@ -85,7 +85,12 @@ function runChunk(task: Extract<VerifyTask, { type: 'chunk' }>, sketches: Sketch
   const start = task.index === 0 ? 0 : first + 1;
   const end = bytes.lastIndexOf(LF) + 1;
   if (end > start) scanner.feed(bytes.subarray(start, end));
-  // copies, so that the chunk itself can be let go of
-  const head = new Uint8Array(bytes.subarray(0, start));
-  return { block: scanner.finish(), crc32c: crc, head, tail: new Uint8Array(bytes.subarray(end)), newline: true };
+  // views of the chunk, which goes back to the main thread whole, to be filled again
+  return {
+    block: scanner.finish(),
+    crc32c: crc,
+    head: new Uint8Array(task.buffer, 0, start),
+    tail: new Uint8Array(task.buffer, end, task.length - end),
+    newline: true,
+  };
 }

@@ -158,7 +158,8 @@ export interface RangeResult {
 
 /**
  * A chunk task's result: the counts of the chunk's whole lines, and the bytes around them, which the main
- * thread joins with the neighbouring chunks' into the lines that span two chunks.
+ * thread joins with the neighbouring chunks' into the lines that span two chunks. The bytes are views of the
+ * chunk's own buffer, handed back whole so that the main thread fills it again.
  */
 export interface ChunkResult {
   block: BlockResult;

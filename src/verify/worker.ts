@@ -22,8 +22,8 @@ port.on('message', (message: ToWorker) => {
     }
     try {
       const result = await runTask(message.task, sketches);
-      // a chunk's head and tail are handed over, not copied
-      const transfer = 'head' in result ? [result.head.buffer as ArrayBuffer, result.tail.buffer as ArrayBuffer] : [];
+      // a chunk's head and tail are views of the chunk, which is handed back, not copied
+      const transfer = 'head' in result ? [result.head.buffer as ArrayBuffer] : [];
       send({ type: 'done', id: message.id, result }, transfer);
     } catch (error) {
       send({ type: 'failed', id: message.id, message: error instanceof Error ? error.message : String(error) });
