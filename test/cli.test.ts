@@ -170,7 +170,9 @@ describe('collect against a server', () => {
     }
     // Not a terminal: one line at each phase, in order.
     const progress = result.stdout.slice(0, result.stdout.indexOf('source manifest of'));
-    const phases = [...progress.matchAll(/^ {2}(source-access|preflight|changes|transfer-launch|transfer|integrity)\b/gm)];
+    const phases = [
+      ...progress.matchAll(/^ {2}(source-access|preflight|changes|transfer-launch|transfer|integrity)\b/gm),
+    ];
     assert.deepEqual(
       phases.map((match) => match[1]).filter((phase, i, all) => all.indexOf(phase) === i),
       phases.map((match) => match[1]),

@@ -107,7 +107,16 @@ test('a collection copies every file, proves it intact and documents it', async 
 
 /** Waits until the run has reached `phase` (or a later one). */
 async function reach(handle: WorkflowHandle<typeof collectDataset>, phase: Phase, timeoutMs = 30_000) {
-  const order = ['queued', 'source-access', 'preflight', 'changes', 'transfer-launch', 'transfer', 'integrity', 'documentation'];
+  const order = [
+    'queued',
+    'source-access',
+    'preflight',
+    'changes',
+    'transfer-launch',
+    'transfer',
+    'integrity',
+    'documentation',
+  ];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const progress = await handle.query(progressQuery).catch(() => undefined);

@@ -1,7 +1,8 @@
 /**
  * What operators see in the Temporal Web UI, checked in a real browser (Chromium, driven by playwright-core):
  * runs found by their dataset, and a run's page telling in words what it collects, where it is and what each
- * step did; a failed run's page saying why. The runs are started with `coleta collect`, as data engineers do.
+ * step did; a failed run's page saying why; a schedule's page saying what it collects, where and when. The runs
+ * and schedules are made with `coleta`, as data engineers do.
  *
  * Needs Chromium at /usr/bin/chromium (Debian's `chromium` package; `.ci/run` installs it).
  */
@@ -100,6 +101,7 @@ test('the run page tells what a collection does, step by step', async () => {
   await page.goto(`${ui}/namespaces/default/workflows/${workflowId}`);
   await shows('Completed');
   await shows('preflight • Preflight: bucket gs://coleta-ui writable, service agent permitted');
+  await shows('planIncremental • Changes: compare the source with the current copies of ecommerce-behavior-sample');
   await shows(/launchTransfer • Transfer launch: 2 files into gs:\/\/coleta-ui\/raw\/ecommerce-behavior-sample\//);
   await shows(/awaitTransfer • Polling: follow transferOperations\/transferJobs-coleta-ecommerce-behavior-sample-/);
   await shows('checkFile • Integrity: verify 2019-Oct.csv.gz');
@@ -121,5 +123,22 @@ test('runs are found by dataset, and a failed run says why', async () => {
     await shows(/lacks storage\.objects\.create on gs:\/\/coleta-ui-denied/);
   } finally {
     harness.transfer.faults.clear();
+  }
+});
+
+test('the Schedules page tells what a schedule collects, where and when', async () => {
+  await harness.bucket('coleta-ui-scheduled');
+  const env = { ...harness.workerEnv, COLETA_ORIGIN_URL: harness.origin.url, COLETA_WEB_UI_URL: ui };
+  const args = ['schedule', 'create', '--id', 'ui-schedule', '--every', '6h', '--bucket', 'coleta-ui-scheduled'];
+  const created = await coleta([...args, '--paused'], env);
+  assert.equal(created.code, 0, created.stderr);
+  try {
+    await page.goto(`${ui}/namespaces/default/schedules`);
+    await shows('ui-schedule');
+    await page.goto(`${ui}/namespaces/default/schedules/ui-schedule`);
+    await shows(/Collects ecommerce-behavior-sample into gs:\/\/coleta-ui-scheduled\/raw\/ every 6h/);
+    await shows('collectDataset');
+  } finally {
+    await coleta(['schedule', 'delete', 'ui-schedule'], env);
   }
 });
