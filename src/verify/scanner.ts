@@ -291,7 +291,6 @@ export class BlockScanner {
     const starts = this.starts;
     const ends = this.ends;
     // the fast path takes lines that end at or before the last line feed, and before the next quote
-    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
     const lastNewline = buffer.lastIndexOf(LF, end - 1);
     let quote = from - 1;
     let position = from;
@@ -316,7 +315,7 @@ export class BlockScanner {
           const slice = warmingCalls < WARMING_CALLS ? WARMING_BYTES : SLICE_BYTES;
           warmingCalls += 1;
           const limit = Math.min(lastNewline, position + slice);
-          position = this.fastRows(buffer, view, position, limit, before, end);
+          position = this.fastRows(buffer, position, limit, before, end);
           if (position < limit || limit === lastNewline) break;
         }
         if (position >= end) return end;
@@ -367,9 +366,9 @@ export class BlockScanner {
 
   /**
    * The fast path (see the module comment): counts the rows from `from` on while they have the published files'
-   * shape and end before `before`, and returns where the first line it does not take starts. `limit` is the
-   * last line feed of the buffer: every line that starts before it ends at a line feed, which stops each walk
-   * along a field. Reads of whole words are bounded by `end`.
+   * shape and end before `before`, and returns where the first line it does not take starts. It takes rows that
+   * start before `limit`, which is at most the last line feed of the buffer: every line that starts before that
+   * ends at a line feed, which stops each walk along a field. Reads of whole words are bounded by `end`.
    *
    * It is one long function on purpose. The optimising compiler inlines small functions only up to a budget per
    * function, which per-word helpers called row after row would spend many times over (measured: a third of the
@@ -377,7 +376,10 @@ export class BlockScanner {
    * (`sessionHashEnd`, `userHash`, `hllAdd`, `rowHashEnd`: measured, a quarter of the pace gained), and the counts
    * are kept in locals and stored back once, when the run of rows ends.
    */
-  private fastRows(buffer: Buffer, view: DataView, from: number, limit: number, before: number, end: number): number {
+  private fastRows(buffer: Buffer, from: number, limit: number, before: number, end: number): number {
+    // made here rather than passed in, so that the compiler knows what it is: no check of its kind at every read
+    // (measured: 4 % of the pace)
+    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
     const result = this.result;
     const eventTypes = result.eventTypes;
     const users = this.sketches.users;
