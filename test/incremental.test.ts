@@ -147,6 +147,8 @@ describe('incremental collection', () => {
       .file(`raw/${result.collectionId}/collection.md`)
       .download();
     assert.match(markdown.toString(), /Nothing changed: no transfer job was made/);
+    assert.match(markdown.toString(), /Nothing was copied, so nothing was verified/);
+    assert.doesNotMatch(markdown.toString(), /^## Data profile/m);
     // the pointer still names the copies of the first collection
     assert.equal((await pointerOf()).collectionId, result.collectionId);
     assert.deepEqual(

@@ -234,7 +234,12 @@ export function renderMarkdown(record: CollectionRecord): string {
 
   push('## Integrity', '');
   if (!record.integrity) push('The integrity checks did not run.', '');
-  else {
+  else if (record.integrity.files.length === 0 && record.changes?.transferred === 0) {
+    push(
+      'Nothing was copied, so nothing was verified: each current copy was verified by the collection that made it.',
+      '',
+    );
+  } else {
     push(`**${record.integrity.ok ? 'All files intact.' : 'Some files failed.'}**`, '');
     push(
       table([
