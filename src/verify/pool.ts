@@ -17,7 +17,7 @@ export interface TaskPool {
   readonly inFlight: number;
   /** Runs a task; a chunk task's buffer is transferred to the thread, so the caller must not keep it. */
   run(task: VerifyTask): Promise<TaskResult>;
-  /** Waits for the tasks in flight, and returns the merged sketches of all threads; the pool is closed. */
+  /** Waits for the tasks in flight, and returns the merged sketches of all threads; the pool is closed after. */
   finish(): Promise<Sketches>;
   /** Stops at once, dropping what runs (after a failure, or at a fail-fast stop). */
   close(): Promise<void>;
@@ -112,7 +112,10 @@ export class ThreadPool implements TaskPool {
       }
       return merged;
     } finally {
-      await this.close();
+      // the threads end on their own time, without holding the process: waiting for them added 25 to 30 ms to
+      // every verification, for nothing
+      for (const { worker } of this.workers) worker.unref();
+      void this.close();
     }
   }
 
