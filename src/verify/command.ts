@@ -3,7 +3,6 @@
  * text or `--json`. Exit codes: 0 when the input passes, 1 for violations or a checksum mismatch, 2 for bad
  * input (refused by the caller's error handling, with one line).
  */
-import os from 'node:os';
 import { InputError } from '../collection';
 import { formatReport } from './format';
 import { verify } from './verify';
@@ -27,7 +26,8 @@ export async function runVerifyCommand(
   options: VerifyCommandOptions,
   out: (text: string) => void = console.log,
 ): Promise<number> {
-  let threads = os.availableParallelism();
+  // by default, the verifier's own choice for the input (see `VerifyOptions.threads`)
+  let threads: number | undefined;
   if (options.threads !== undefined) {
     if (!/^\d+$/.test(options.threads) || Number(options.threads) < 1 || Number(options.threads) > 256) {
       throw new InputError(`--threads: "${options.threads}" is not a whole number from 1 to 256`);
@@ -43,7 +43,7 @@ export async function runVerifyCommand(
     );
   }
   const report = await verify(target, {
-    threads,
+    ...(threads !== undefined ? { threads } : {}),
     md5: options.md5 === true,
     failFast: options.failFast === true,
     ...(options.expectMd5 !== undefined ? { expectMd5: options.expectMd5 } : {}),
