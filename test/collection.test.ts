@@ -19,7 +19,7 @@ import { presets } from '../src/dataset/presets';
 import type { CollectionRecord, FileIntegrity } from '../src/record';
 import { COLLECTION_OUTCOME, COLLECTION_PHASE, DATASET_ID } from '../src/search-attributes';
 import type { Phase } from '../src/workflows/collect-dataset';
-import { collectDataset, progressQuery, type CollectInput } from '../src/workflows';
+import { collectDataset, PHASES, progressQuery, type CollectInput } from '../src/workflows';
 import { collectionHarness, tempDir, testOrigin, type CollectionHarness } from './helpers/fixtures';
 import { transferClient } from './helpers/transfer';
 
@@ -107,20 +107,10 @@ test('a collection copies every file, proves it intact and documents it', async 
 
 /** Waits until the run has reached `phase` (or a later one). */
 async function reach(handle: WorkflowHandle<typeof collectDataset>, phase: Phase, timeoutMs = 30_000) {
-  const order = [
-    'queued',
-    'source-access',
-    'preflight',
-    'changes',
-    'transfer-launch',
-    'transfer',
-    'integrity',
-    'documentation',
-  ];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const progress = await handle.query(progressQuery).catch(() => undefined);
-    if (progress && order.indexOf(progress.phase) >= order.indexOf(phase)) return progress;
+    if (progress && PHASES.indexOf(progress.phase) >= PHASES.indexOf(phase)) return progress;
     if (Date.now() > deadline) throw new Error(`the run did not reach ${phase}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
