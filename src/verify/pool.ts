@@ -1,7 +1,12 @@
 /**
  * The verifier's threads: a pool of worker threads that run tasks (see `./tasks.ts`), or, for small inputs,
  * the same tasks in the main thread, where starting threads would cost more than the work.
+ *
+ * A finished pool leaves its threads for the next verification of the process to take up, for a while: a new
+ * thread takes some 60 ms to start and its first 100 ms or so to compile the scanner, on every verification
+ * (measured), where a thread taken up runs the scanner's compiled code from its first row.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { hllMerge } from './hyperloglog';
@@ -17,7 +22,10 @@ export interface TaskPool {
   readonly inFlight: number;
   /** Runs a task; a chunk task's buffer is transferred to the thread, so the caller must not keep it. */
   run(task: VerifyTask): Promise<TaskResult>;
-  /** Waits for the tasks in flight, and returns the merged sketches of all threads; the pool is closed after. */
+  /**
+   * Waits for the tasks in flight, and returns the merged sketches of all threads (which then start afresh); the
+   * pool is closed after, its threads left for the next pool.
+   */
   finish(): Promise<Sketches>;
   /** Stops at once, dropping what runs (after a failure, or at a fail-fast stop). */
   close(): Promise<void>;
@@ -50,6 +58,70 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** Seconds that a finished pool's threads wait to be taken up by another pool before they end. */
+const SPARE_SECONDS = 30;
+/** Threads left by finished pools, idle, not holding the process; taken up last in, first out. */
+const spares: Worker[] = [];
+let sparesTimer: NodeJS.Timeout | undefined;
+/**
+ * The listeners put on each thread, to be taken off when it changes hands: its others are Node's own (which keep
+ * its messages flowing), and stay.
+ */
+const listeners = new WeakMap<Worker, [string, (value: never) => void][]>();
+
+type Listener = (value: unknown) => void;
+
+function listen(worker: Worker, event: 'message', listener: (message: FromWorker) => void): void;
+function listen(worker: Worker, event: 'error', listener: (error: Error) => void): void;
+function listen(worker: Worker, event: 'exit', listener: () => void): void;
+function listen(worker: Worker, event: string, listener: (value: never) => void): void {
+  worker.on(event, listener as Listener);
+  const own = listeners.get(worker) ?? [];
+  own.push([event, listener]);
+  listeners.set(worker, own);
+}
+
+function unlisten(worker: Worker): void {
+  for (const [event, listener] of listeners.get(worker) ?? []) worker.off(event, listener as Listener);
+  listeners.delete(worker);
+}
+
+/** A thread for a pool: a spare one, or a new one. */
+function takeWorker(): Worker {
+  const spare = spares.pop();
+  if (spare) {
+    unlisten(spare);
+    spare.ref();
+    return spare;
+  }
+  return new Worker(workerBootstrap(), { eval: true });
+}
+
+/** Leaves a finished pool's threads for the next pool, up to one per core; the others end. */
+function leaveWorkers(workers: Worker[]): void {
+  for (const worker of workers) {
+    unlisten(worker);
+    worker.unref();
+    if (spares.length >= os.availableParallelism()) {
+      void worker.terminate();
+      continue;
+    }
+    // a spare that fails or ends is dropped
+    const drop = () => {
+      const at = spares.indexOf(worker);
+      if (at >= 0) spares.splice(at, 1);
+    };
+    listen(worker, 'error', drop);
+    listen(worker, 'exit', drop);
+    spares.push(worker);
+  }
+  clearTimeout(sparesTimer);
+  sparesTimer = setTimeout(() => {
+    for (const worker of spares.splice(0)) void worker.terminate();
+  }, SPARE_SECONDS * 1000);
+  sparesTimer.unref();
+}
+
 /** A fixed number of worker threads; each task goes to the thread with the fewest in flight. */
 export class ThreadPool implements TaskPool {
   readonly threads: number;
@@ -61,9 +133,9 @@ export class ThreadPool implements TaskPool {
   constructor(threads: number) {
     this.threads = threads;
     for (let i = 0; i < threads; i += 1) {
-      const worker = new Worker(workerBootstrap(), { eval: true });
+      const worker = takeWorker();
       const slot = { worker, inFlight: 0 };
-      worker.on('message', (message: FromWorker) => {
+      listen(worker, 'message', (message: FromWorker) => {
         if (message.type === 'sketches') return; // taken by finish()
         const pending = this.pending.get(message.id);
         this.pending.delete(message.id);
@@ -71,7 +143,7 @@ export class ThreadPool implements TaskPool {
         if (message.type === 'done') pending?.resolve(message.result);
         else pending?.reject(new Error(message.message));
       });
-      worker.on('error', (error: Error) => this.fail(error));
+      listen(worker, 'error', (error: Error) => this.fail(error));
       this.workers.push(slot);
     }
   }
@@ -97,26 +169,31 @@ export class ThreadPool implements TaskPool {
     const all = this.workers.map(
       ({ worker }) =>
         new Promise<Sketches>((resolve, reject) => {
-          worker.on('message', (message: FromWorker) => {
+          listen(worker, 'message', (message: FromWorker) => {
             if (message.type === 'sketches') resolve(message.sketches);
           });
-          worker.once('error', reject);
+          listen(worker, 'error', reject);
           const finish: ToWorker = { type: 'finish' };
           worker.postMessage(finish);
         }),
     );
+    let sketches: Sketches[];
     try {
-      for (const sketches of await Promise.all(all)) {
-        hllMerge(merged.users, sketches.users);
-        hllMerge(merged.sessions, sketches.sessions);
-      }
-      return merged;
-    } finally {
+      sketches = await Promise.all(all);
+    } catch (error) {
       // the threads end on their own time, without holding the process: waiting for them added 25 to 30 ms to
       // every verification, for nothing
       for (const { worker } of this.workers) worker.unref();
       void this.close();
+      throw error;
     }
+    for (const thread of sketches) {
+      hllMerge(merged.users, thread.users);
+      hllMerge(merged.sessions, thread.sessions);
+    }
+    if (this.failure) void this.close();
+    else leaveWorkers(this.workers.map(({ worker }) => worker));
+    return merged;
   }
 
   async close(): Promise<void> {

@@ -10,14 +10,16 @@ import type { FromWorker, ToWorker } from './types';
 const port = parentPort;
 if (!port) throw new Error('the verify worker runs as a worker thread');
 
-const sketches = newSketches();
+let sketches = newSketches();
 // tasks run in the order they come, so that a thread's sketches and its results stay consistent
 let queue: Promise<void> = Promise.resolve();
 
 port.on('message', (message: ToWorker) => {
   queue = queue.then(async () => {
     if (message.type === 'finish') {
+      // the thread may be taken up by the next verification: its sketches start afresh (these are copied)
       send({ type: 'sketches', sketches });
+      sketches = newSketches();
       return;
     }
     try {
