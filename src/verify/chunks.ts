@@ -15,6 +15,12 @@ import type { BlockResult, ChunkResult, Sketches } from './types';
 
 /** Chunks handed out and not yet joined, per thread: enough to keep threads busy, few enough to bound memory. */
 const CHUNKS_IN_FLIGHT_PER_THREAD = 2;
+/**
+ * Bytes handed out and not yet joined that are allowed whatever the threads: enough for the reading thread to run
+ * ahead while a thread starts or falls behind for a moment (measured with MD5 on 1 GiB with one validating
+ * thread, second verifications of a process: 535-604 MB/s with 8 MiB in flight, 612-623 with 32).
+ */
+const BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
 /** Options of a {@link ChunkDispatcher}. */
 export interface ChunkOptions {
@@ -65,7 +71,10 @@ export class ChunkDispatcher {
   constructor(pool: TaskPool, options: ChunkOptions) {
     this.pool = pool;
     this.options = options;
-    this.maxInFlight = CHUNKS_IN_FLIGHT_PER_THREAD * pool.threads;
+    this.maxInFlight = Math.max(
+      CHUNKS_IN_FLIGHT_PER_THREAD * pool.threads,
+      Math.ceil(BYTES_IN_FLIGHT / options.chunkBytes),
+    );
   }
 
   /** Whether no byte has come yet. */
