@@ -245,7 +245,10 @@ export function buildProgram(): Command {
     .description('check a CSV (local, .gz, or gs://bucket/object) against the schema, profile it, checksum it')
     .argument('<path>', 'a local file (.csv or .csv.gz) or gs://bucket/object')
     .option('--json', 'print the report as JSON')
-    .option('--threads <n>', 'threads that validate (default: the available CPUs)')
+    .option(
+      '--threads <n>',
+      'threads that validate (default: the available CPUs, one fewer for a .gz, a .zip or --md5)',
+    )
     .option('--md5', 'also compute the MD5 (one thread reads in order: slower)')
     .option('--fail-fast', 'stop at the first violation')
     .option('--expect-md5 <base64>', 'the MD5 the bytes must have (implies --md5)')
