@@ -93,8 +93,8 @@ async function main(): Promise<void> {
     const sorted = durations.map((d) => d.ms).sort((a, b) => a - b);
     const ok = durations.filter((d) => d.result.outcome === 'succeeded').length;
     console.log(
-      `${ok} of 50 succeeded in ${(wall / 1000).toFixed(1)} s wall; per run median ${(percentile(sorted, 0.5) / 1000).toFixed(1)} s, ` +
-        `p95 ${(percentile(sorted, 0.95) / 1000).toFixed(1)} s; ${((50 * sampleBytes) / 1e6 / (wall / 1000)).toFixed(1)} MB/s ` +
+      `${ok} of 50 succeeded in ${seconds(wall)} s wall; per run median ${seconds(percentile(sorted, 0.5))} s, ` +
+        `p95 ${seconds(percentile(sorted, 0.95))} s; ${((50 * sampleBytes) / 1e6 / (wall / 1000)).toFixed(1)} MB/s ` +
         `collected; peak RSS of this process (worker, emulators, origin) ${peakRssMiB()} MiB`,
     );
   } finally {
@@ -174,6 +174,11 @@ function activitySpan(events: temporal.api.history.v1.IHistoryEvent[], type: str
     if (completed && scheduled.has(Number(completed.scheduledEventId))) last = Math.max(last, time);
   }
   return last > 0 ? last - first : 0;
+}
+
+/** Milliseconds as seconds with one decimal. */
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }
 
 function percentile(sorted: number[], p: number): number {

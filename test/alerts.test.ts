@@ -263,7 +263,8 @@ describe('alerts from collections and the health watch, against a server', () =>
   before(async () => {
     receiver = await webhookReceiver();
     const logger = new DefaultLogger('INFO', (entry: LogEntry) => {
-      const line = `${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {}, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;
+      const meta = JSON.stringify(entry.meta ?? {}, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      const line = `${entry.level} ${entry.message} ${meta}`;
       logLines.push(line);
       if (entry.level === 'ERROR') console.error(line);
     });
@@ -305,7 +306,9 @@ describe('alerts from collections and the health watch, against a server', () =>
       () => false,
     );
     // the next run judges its incident by this one, as visibility lists it once it has closed
-    const query = `${DATASET_ID.name} = '${input.datasetId}' AND RunId = '${handle.firstExecutionRunId}' AND ExecutionStatus != 'Running'`;
+    const query =
+      `${DATASET_ID.name} = '${input.datasetId}' AND RunId = '${handle.firstExecutionRunId}' ` +
+      `AND ExecutionStatus != 'Running'`;
     for (let i = 0; i < 100; i += 1) {
       if ((await harness.env.client.workflow.count(query)).count === 1) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -378,7 +381,7 @@ describe('alerts from collections and the health watch, against a server', () =>
     assert.doesNotMatch(logLines.join('\n'), /T0KEN/);
   });
 
-  test('the health watch alerts once when a scheduled dataset goes stale, and once when it is fresh again', async () => {
+  test('the health watch alerts once when a dataset goes stale, and once when it is fresh again', async () => {
     receiver.posts.length = 0;
     const config = loadRuntimeConfig(harness.workerEnv);
     const printed: string[] = [];

@@ -299,7 +299,7 @@ test('a refusal while polling ends the run as TransferRefused, without retries, 
   }
 });
 
-test('transient errors of the transfer service are ridden out and recorded, with one job and one operation', async () => {
+test('transient errors of the transfer service are ridden out and recorded: one job, one operation', async () => {
   const collect = await input('coleta-transient');
   harness.transfer.faults.set({
     methods: [
@@ -442,7 +442,7 @@ test('an integrity check finds a wrong checksum, a wrong size and bad rows, and 
   }
 });
 
-test('a worker killed with SIGKILL while polling is replaced, and the run completes with one job and one operation', async () => {
+test('a worker killed by SIGKILL while polling is replaced: the run ends with one job, one operation', async () => {
   // The worker of this process steps aside: the run is served by worker processes, the first one killed.
   await harness.stopWorker();
   const worker = () =>

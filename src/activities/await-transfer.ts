@@ -137,7 +137,8 @@ export function makeTransferPolling(clients: GoogleClients, requestTimeoutMs: nu
       } catch (error) {
         if (signal.aborted) throw error;
         const code = grpcCode(error);
-        const message = `GetOperation ${input.operationName}: ${error instanceof Error ? error.message : String(error)}`;
+        const reason = error instanceof Error ? error.message : String(error);
+        const message = `GetOperation ${input.operationName}: ${reason}`;
         if (code === 'NOT_FOUND') throw failure('TransferFailed', message);
         if (code && REFUSALS.has(code)) throw failure('TransferRefused', message);
         if (!code || !TRANSIENT_CODES.has(code)) throw failure('TransferServiceUnavailable', message);
@@ -253,7 +254,9 @@ function recordTransient(state: PollState, code: string, backoffMs: number): voi
   if (state.transientErrors.length < MAX_RECORDED) state.transientErrors.push(entry);
   else {
     const last = state.transientErrors[MAX_RECORDED - 1] as TransientError;
-    last.problem = `GetOperation answered UNAVAILABLE, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED again (more than ${MAX_RECORDED} times)`;
+    last.problem =
+      'GetOperation answered UNAVAILABLE, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED again ' +
+      `(more than ${MAX_RECORDED} times)`;
     last.resolution = 'retried with backoff each time';
   }
 }
@@ -263,10 +266,11 @@ function ended(current: OperationState, state: PollState): AwaitTransferResult {
   const status = current.report.status;
   if (status === 'SUCCESS') return { report, transientErrors: state.transientErrors };
   const breakdown = (current.report.errorBreakdowns ?? [])
-    .map(
-      (entry) =>
-        `${entry.errorCount} ${entry.errorCode}${entry.examples[0] ? ` (e.g. ${entry.examples[0].url}: ${entry.examples[0].details[0] ?? ''})` : ''}`,
-    )
+    .map((entry) => {
+      const example = entry.examples[0];
+      const shown = example ? ` (e.g. ${example.url}: ${example.details[0] ?? ''})` : '';
+      return `${entry.errorCount} ${entry.errorCode}${shown}`;
+    })
     .join('; ');
   const text =
     `${state.operationName} ended ${status}` +

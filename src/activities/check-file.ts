@@ -137,9 +137,9 @@ export function makeCheckFile(clients: GoogleClients, threads: number | undefine
     }
     result.checksums = comparisons;
     for (const mismatch of comparisons.filter((comparison) => !comparison.match)) {
+      const expectedBy = mismatch.expectedFrom === 'source' ? 'the source published' : 'Cloud Storage computed';
       result.problems.push(
-        `${mismatch.algorithm.toUpperCase()} of the bytes is ${mismatch.actual}, ` +
-          `${mismatch.expectedFrom === 'source' ? 'the source published' : 'Cloud Storage computed'} ${mismatch.expected}`,
+        `${mismatch.algorithm.toUpperCase()} of the bytes is ${mismatch.actual}, ${expectedBy} ${mismatch.expected}`,
       );
     }
     result.packaging = report.packaging;

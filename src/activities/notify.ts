@@ -216,7 +216,8 @@ async function previousFinishedRun(
   notice: OutcomeNotice,
 ): Promise<{ workflowId: string; runId: string; outcome: 'succeeded' | 'failed' } | undefined> {
   const dataset = notice.datasetId.replace(/['\\]/g, (c) => `\\${c}`);
-  const query = `WorkflowType = 'collectDataset' AND ${DATASET_ID.name} = '${dataset}' AND ExecutionStatus != 'Running'`;
+  const query =
+    `WorkflowType = 'collectDataset' AND ${DATASET_ID.name} = '${dataset}' ` + `AND ExecutionStatus != 'Running'`;
   let found: { info: WorkflowExecutionInfo; outcome: 'succeeded' | 'failed' } | undefined;
   let read = 0;
   for await (const info of client.workflow.list({ query, pageSize: PREVIOUS_RUNS })) {

@@ -163,7 +163,8 @@ export function renderMarkdown(record: CollectionRecord): string {
     const what =
       changes.transferred === 0
         ? 'Nothing changed: no transfer job was made, and nothing was copied.'
-        : `${changes.transferred} file(s) transferred, ${changes.unchanged} left as they were${changes.full ? ' (--full: every file copied)' : ''}.`;
+        : `${changes.transferred} file(s) transferred, ${changes.unchanged} left as they were` +
+          `${changes.full ? ' (--full: every file copied)' : ''}.`;
     push(`${since} ${what}`, '');
     push(table([['File', 'Change', 'Why'], ...changes.files.map((file) => [file.name, file.change, file.why])]), '');
     if (changes.removed.length > 0) {

@@ -234,7 +234,8 @@ export function progressLine(progress: CollectionProgress): string {
   const filled = Math.round((progress.percent / 100) * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
   const bytes = `${formatBytes(progress.bytesCopied ?? 0)} of ${formatBytes(progress.totalBytes)}`;
-  return `  ${phase} ${bar} ${String(progress.percent).padStart(3)}%  ${bytes}, ${progress.objectsCopied ?? 0}/${progress.files ?? '?'} files`;
+  const files = `${progress.objectsCopied ?? 0}/${progress.files ?? '?'} files`;
+  return `  ${phase} ${bar} ${String(progress.percent).padStart(3)}%  ${bytes}, ${files}`;
 }
 
 /** The innermost application failure of an error chain: the one that says what went wrong. */

@@ -1141,7 +1141,8 @@ function warmUp(): void {
   for (let i = 0; i < 240; i += 1) {
     // a second for every 3 rows, but 40 rows in one second from row 100
     const second = i < 100 ? Math.floor(i / 3) : i < 140 ? 34 : 34 + Math.floor((i - 139) / 3);
-    const time = `2019-10-0${1 + Math.floor(i / 200)} 00:0${Math.floor(second / 60) % 10}:${String(second % 60).padStart(2, '0')} UTC`;
+    const clock = `00:0${Math.floor(second / 60) % 10}:${String(second % 60).padStart(2, '0')}`;
+    const time = `2019-10-0${1 + Math.floor(i / 200)} ${clock} UTC`;
     const type = EVENT_TYPES[i % EVENT_TYPES.length] as string;
     const price = ['35.79', '-1.5', '0.00', '120', '0.123456'][i % 5] as string;
     const code = i % 3 === 0 ? '' : 'electronics.smartphone';

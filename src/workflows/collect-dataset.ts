@@ -204,10 +204,9 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     if (!patched('alerts')) return;
     await CancellationScope.nonCancellable(async () => {
       try {
+        const happened = outcome === 'failed' ? 'failed' : 'recovered';
         const notice = await notifyOutcome.executeWithOptions(
-          {
-            summary: `Alert: tell the people on call if ${input.datasetId} ${outcome === 'failed' ? 'failed' : 'recovered'}`,
-          },
+          { summary: `Alert: tell the people on call if ${input.datasetId} ${happened}` },
           [
             {
               datasetId: input.datasetId,
@@ -247,7 +246,8 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
     if (launched.attempt > 1) {
       problem(
         'transfer-launch',
-        `the transfer service failed ${launched.attempt - 1} launch attempt(s) with a transient error (see the worker log)`,
+        `the transfer service failed ${launched.attempt - 1} launch attempt(s) with a transient error ` +
+          '(see the worker log)',
         `retried with backoff; attempt ${launched.attempt} succeeded`,
       );
     }
@@ -309,7 +309,8 @@ export async function collectDataset(input: CollectInput): Promise<CollectionRes
         const where = !file.present
           ? `${file.object} is not in the bucket`
           : file.marked === false
-            ? `${file.object} stays where it landed, but could not be marked coleta-integrity=failed (see the worker log)`
+            ? `${file.object} stays where it landed, but could not be marked coleta-integrity=failed ` +
+              '(see the worker log)'
             : `${file.object} stays where it landed, marked coleta-integrity=failed`;
         problem(
           'integrity',
