@@ -172,7 +172,9 @@ export function watchFreshness(
     if (ended()) return;
     try {
       const now = Date.now();
-      const health = await client.withDeadline(now + FRESHNESS_DEADLINE_MS, () => datasetHealth(client, now));
+      const health = await client.withDeadline(now + FRESHNESS_DEADLINE_MS, () =>
+        datasetHealth(client, now, { failureReasons: false }),
+      );
       for (const dataset of health) {
         const tags = { dataset: dataset.dataset };
         if (dataset.lastSuccess) {

@@ -2,7 +2,6 @@
  * The activities of a collection, one module per step, made with the worker's settings. Workflows import
  * this module only for its types (`proxyActivities<Activities>`).
  */
-import { loadRuntimeConfig } from '../config';
 import type { GoogleConfig } from '../google';
 import { makeAccessSource, type AccessSourceSettings } from './access-source';
 import { makeTransferPolling } from './await-transfer';
@@ -20,14 +19,14 @@ export interface ActivitySettings extends AccessSourceSettings {
   google: GoogleConfig;
   /** Threads of the verifier in each integrity check; all cores by default. */
   verifyThreads?: number;
-  /** Where alerts go and the Web UI they link to; by default, as the configuration read from `env` says. */
-  alerting?: NotifySettings;
+  /** Where alerts go and the Web UI they link to. */
+  alerting: NotifySettings;
 }
 
 /** Makes the activities a worker serves, and the clients they share (the caller closes them). */
 export function createActivities(settings: ActivitySettings, clients = new GoogleClients(settings.google)) {
   const polling = makeTransferPolling(clients, settings.requestTimeoutMs);
-  const notify = makeNotify(settings.alerting ?? alertingFrom(settings.env));
+  const notify = makeNotify(settings.alerting);
   return {
     accessSource: makeAccessSource(settings),
     preflight: makePreflight(clients, settings.requestTimeoutMs),
@@ -40,12 +39,6 @@ export function createActivities(settings: ActivitySettings, clients = new Googl
     notifyOutcome: notify.notifyOutcome,
     checkHealth: notify.checkHealth,
   };
-}
-
-/** The alert settings of the configuration that the worker reads from the same environment. */
-function alertingFrom(env: NodeJS.ProcessEnv): NotifySettings {
-  const config = loadRuntimeConfig(env);
-  return { webUiUrl: config.webUiUrl, ...(config.alerts ? { alerts: config.alerts } : {}) };
 }
 
 /** The activities, as workflows see them. */
